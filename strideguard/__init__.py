@@ -1,0 +1,1 @@
+"""Strideguard: training load and injury-prevention alerts for runners."""
