@@ -1,0 +1,348 @@
+"""The import pipeline: sources -> raw store -> parallel decode -> one transaction per file.
+
+The main process walks the inputs, stores each file's bytes by content hash and records it as
+``pending`` before anything is decoded, so a crash at any point loses nothing: the next import
+of the same files retries what is still pending. Decoding runs in worker processes (FIT decoding
+is CPU-bound pure Python); results are written in submission order, one transaction per file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.activity import DecodedActivity, DecodedFile
+from connector.errors import ConnectorError
+from connector.fit import decode_fit
+from connector.sources import Limits, iter_sources
+from store.blobs import BlobStore, sha256_hex
+from store.models import (
+    Activity,
+    ActivitySource,
+    IngestJob,
+    JobStatus,
+    RawFile,
+    RawFileStatus,
+)
+
+__all__ = ["FileOutcome", "ImportReport", "Importer", "OutcomeStatus"]
+
+log = logging.getLogger(__name__)
+
+OutcomeStatus = Literal["imported", "duplicate", "failed", "skipped"]
+
+#: Same activity from two files: starts this close, same sport, durations within this ratio.
+TWIN_START_WINDOW = timedelta(seconds=60)
+TWIN_DURATION_TOLERANCE = 0.05
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    """What happened to one input file."""
+
+    path: str
+    status: OutcomeStatus
+    activity_ids: list[int] = field(default_factory=list)
+    partial: bool = False
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(slots=True)
+class ImportReport:
+    files: list[FileOutcome] = field(default_factory=list)
+    job_id: int | None = None
+
+    def count(self, status: OutcomeStatus) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "imported": self.count("imported"),
+            "duplicates": self.count("duplicate"),
+            "failed": self.count("failed"),
+            "skipped": self.count("skipped"),
+            "files": [f.to_json() for f in self.files],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A file stored and awaiting its decode result."""
+
+    path: str
+    raw_file_id: int
+    sha256: str
+
+
+def _decode_job(data: bytes) -> DecodedFile | str:
+    """Worker-side: decode, drop the samples (they stay in the raw file), or say why not."""
+    try:
+        decoded = decode_fit(data)
+    except ConnectorError as exc:
+        return str(exc)
+    empty = pd.DataFrame()
+    return dataclasses.replace(
+        decoded,
+        activities=tuple(
+            dataclasses.replace(a, samples=empty, laps=empty, sets=empty)
+            for a in decoded.activities
+        ),
+    )
+
+
+class Importer:
+    """Imports FIT files for one athlete into the store. Reusable across calls."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        blobs: BlobStore,
+        *,
+        workers: int = 1,
+        limits: Limits | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._blobs = blobs
+        self._workers = max(1, workers)
+        self._limits = limits or Limits()
+
+    def import_paths(
+        self,
+        athlete_id: int,
+        paths: Iterable[Path],
+        *,
+        kind: str = "cli-import",
+        on_file: Callable[[FileOutcome], None] | None = None,
+    ) -> ImportReport:
+        """Import every FIT file found under ``paths``; never stops at a bad file."""
+        report = ImportReport()
+        job_id = self._start_job(athlete_id, kind)
+        report.job_id = job_id
+
+        def emit(outcome: FileOutcome) -> None:
+            report.files.append(outcome)
+            if on_file is not None:
+                on_file(outcome)
+
+        try:
+            with self._decoder() as submit:
+                in_flight: deque[tuple[_Pending, Future[DecodedFile | str]]] = deque()
+                seen: set[str] = set()
+                for item in iter_sources(paths, limits=self._limits):
+                    if item.status != "fit" or item.data is None:
+                        emit(FileOutcome(item.path, item.status, error=item.error))
+                        continue
+                    early, pending = self._receive(athlete_id, job_id, item.path, item.data, seen)
+                    if early is not None:
+                        emit(early)
+                        continue
+                    assert pending is not None
+                    in_flight.append((pending, submit(item.data)))
+                    while len(in_flight) >= 2 * self._workers:
+                        emit(self._finish(athlete_id, *in_flight.popleft()))
+                while in_flight:
+                    emit(self._finish(athlete_id, *in_flight.popleft()))
+        except BaseException as exc:
+            self._end_job(job_id, report, error=f"{type(exc).__name__}: {exc}")
+            raise
+        self._end_job(job_id, report, error=None)
+        return report
+
+    # -- decoding -------------------------------------------------------------------------
+
+    @contextmanager
+    def _decoder(self) -> Iterator[Callable[[bytes], Future[DecodedFile | str]]]:
+        """A submit function: a process pool when workers > 1, else inline (tests, 1 CPU)."""
+        if self._workers == 1:
+
+            def inline(data: bytes) -> Future[DecodedFile | str]:
+                future: Future[DecodedFile | str] = Future()
+                try:
+                    future.set_result(_decode_job(data))
+                except Exception as exc:
+                    future.set_exception(exc)
+                return future
+
+            yield inline
+            return
+        # forkserver: workers start from a clean process, not a fork of one running threads
+        # (the progress bar) and holding database connections.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["connector.fit"])
+        with ProcessPoolExecutor(max_workers=self._workers, mp_context=context) as pool:
+            yield lambda data: pool.submit(_decode_job, data)
+
+    # -- database -------------------------------------------------------------------------
+
+    def _start_job(self, athlete_id: int, kind: str) -> int:
+        with self._sessions.begin() as session:
+            job = IngestJob(athlete_id=athlete_id, kind=kind, status=JobStatus.RUNNING)
+            session.add(job)
+            session.flush()
+            return job.id
+
+    def _end_job(self, job_id: int, report: ImportReport, *, error: str | None) -> None:
+        with self._sessions.begin() as session:
+            job = session.get_one(IngestJob, job_id)
+            job.status = JobStatus.FAILED if error else JobStatus.DONE
+            job.error = error
+            job.finished_at = datetime.now(UTC)
+            job.imported = report.count("imported")
+            job.duplicates = report.count("duplicate")
+            job.failed = report.count("failed")
+            job.skipped = report.count("skipped")
+
+    def _receive(
+        self, athlete_id: int, job_id: int, path: str, data: bytes, seen: set[str]
+    ) -> tuple[FileOutcome | None, _Pending | None]:
+        """Store the bytes and a ``pending`` row; or recognise the file as already known."""
+        digest = sha256_hex(data)
+        if digest in seen:
+            return FileOutcome(path, "duplicate"), None
+        seen.add(digest)
+        self._blobs.put(data)
+        with self._sessions.begin() as session:
+            raw = session.scalar(
+                select(RawFile).where(RawFile.athlete_id == athlete_id, RawFile.sha256 == digest)
+            )
+            if raw is not None and raw.status in (RawFileStatus.IMPORTED, RawFileStatus.DUPLICATE):
+                ids = list(
+                    session.scalars(
+                        select(Activity.id)
+                        .where(Activity.raw_file_id == raw.id)
+                        .order_by(Activity.id)
+                    )
+                )
+                return FileOutcome(path, "duplicate", ids, partial=raw.partial), None
+            if raw is None:
+                raw = RawFile(
+                    athlete_id=athlete_id,
+                    sha256=digest,
+                    original_name=path,
+                    size_bytes=len(data),
+                    status=RawFileStatus.PENDING,
+                )
+                session.add(raw)
+            # pending (an earlier import crashed) or failed (a newer decoder may do better):
+            # decode again.
+            raw.status = RawFileStatus.PENDING
+            raw.error = None
+            raw.ingest_job_id = job_id
+            session.flush()
+            return None, _Pending(path, raw.id, digest)
+
+    def _finish(
+        self, athlete_id: int, pending: _Pending, future: Future[DecodedFile | str]
+    ) -> FileOutcome:
+        try:
+            result = future.result()
+        except Exception as exc:  # a worker died or the decoder hit a bug: fail this file only
+            log.exception("decoder crashed on %s", pending.path)
+            result = f"decoder error: {type(exc).__name__}: {exc}"
+        with self._sessions.begin() as session:
+            raw = session.get_one(RawFile, pending.raw_file_id)
+            if isinstance(result, str):
+                raw.status = RawFileStatus.FAILED
+                raw.error = result
+                return FileOutcome(pending.path, "failed", error=result)
+            for warning in result.warnings:
+                log.warning("%s: %s", pending.path, warning)
+            ids, new = _store_activities(session, athlete_id, raw, result)
+            raw.status = RawFileStatus.IMPORTED if new else RawFileStatus.DUPLICATE
+            raw.partial = result.partial
+            return FileOutcome(
+                pending.path,
+                "imported" if new else "duplicate",
+                ids,
+                partial=result.partial,
+            )
+
+
+def _store_activities(
+    session: Session, athlete_id: int, raw: RawFile, decoded: DecodedFile
+) -> tuple[list[int], int]:
+    """Insert the file's activities that are not already stored; return (all ids, new count)."""
+    ids: list[int] = []
+    new = 0
+    for decoded_activity in decoded.activities:
+        source_id = f"{raw.sha256}:{decoded_activity.session_index}"
+        existing = session.scalar(
+            select(Activity.id).where(
+                Activity.athlete_id == athlete_id,
+                Activity.source == ActivitySource.FIT,
+                Activity.source_id == source_id,
+            )
+        )
+        twin = existing if existing is not None else _find_twin(session, athlete_id, decoded_activity)
+        if twin is not None:
+            ids.append(twin)
+            continue
+        activity = _insert_activity(session, athlete_id, raw, source_id, decoded_activity)
+        ids.append(activity.id)
+        new += 1
+    return ids, new
+
+
+def _find_twin(session: Session, athlete_id: int, candidate: DecodedActivity) -> int | None:
+    """The stored activity this one duplicates (same sport, start +-60 s, duration +-5 %)."""
+    rows = session.execute(
+        select(Activity.id, Activity.elapsed_s).where(
+            Activity.athlete_id == athlete_id,
+            Activity.sport == candidate.sport,
+            Activity.start_utc >= candidate.start - TWIN_START_WINDOW,
+            Activity.start_utc <= candidate.start + TWIN_START_WINDOW,
+        )
+    )
+    for activity_id, elapsed_s in rows:
+        longest = max(elapsed_s, candidate.elapsed_s)
+        if longest == 0 or abs(elapsed_s - candidate.elapsed_s) <= TWIN_DURATION_TOLERANCE * longest:
+            return int(activity_id)
+    return None
+
+
+def _insert_activity(
+    session: Session, athlete_id: int, raw: RawFile, source_id: str, decoded: DecodedActivity
+) -> Activity:
+    activity = Activity(
+        athlete_id=athlete_id,
+        source=ActivitySource.FIT,
+        source_id=source_id,
+        raw_file_id=raw.id,
+        sport=decoded.sport,
+        sub_sport=decoded.sub_sport,
+        start_utc=decoded.start,
+        local_offset_s=decoded.local_offset_s,
+        local_date=decoded.local_date,
+        elapsed_s=decoded.elapsed_s,
+        moving_s=decoded.moving_s,
+        distance_m=decoded.distance_m,
+        ascent_m=decoded.ascent_m,
+        avg_hr=decoded.avg_hr,
+        max_hr=decoded.max_hr,
+        has_gps=decoded.has_gps,
+        device=decoded.device,
+        partial=decoded.partial,
+    )
+    session.add(activity)
+    session.flush()
+    return activity

@@ -1,0 +1,58 @@
+"""``strideguard demo``: a demo athlete, a 16-week history as real FIT files, imported."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from sqlalchemy import delete, select
+
+from store.models import Activity, Athlete
+from strideguard import units
+from strideguard.app import App
+from strideguard.demo_history import write_history
+
+DEMO_HANDLE = "demo"
+DEMO_NAME = "Demo Runner"
+DEMO_TIME_ZONE = "Europe/Copenhagen"
+
+
+def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | None = None) -> int:
+    """Recreate the demo athlete from scratch and import its history; return the athlete id."""
+    tz = ZoneInfo(DEMO_TIME_ZONE)
+    today = (now or datetime.now(tz)).astimezone(tz).date()
+    started = time.perf_counter()
+    with app.sessions.begin() as session:
+        session.execute(delete(Athlete).where(Athlete.handle == DEMO_HANDLE))
+        athlete = Athlete(handle=DEMO_HANDLE, display_name=DEMO_NAME, time_zone=DEMO_TIME_ZONE)
+        session.add(athlete)
+        session.flush()
+        athlete_id = athlete.id
+    with tempfile.TemporaryDirectory(prefix="strideguard-demo-") as tmp:
+        with console.status(f"Writing {weeks} weeks of FIT files…"):
+            files = write_history(Path(tmp), end=today, tz=tz, weeks=weeks)
+        written = sum(f.stat().st_size for f in files)
+        with console.status(f"Importing {len(files)} FIT files…"):
+            report = app.importer().import_paths(athlete_id, [Path(tmp)], kind="demo")
+    elapsed = time.perf_counter() - started
+    with app.sessions() as session:
+        stored = session.scalars(
+            select(Activity).where(Activity.athlete_id == athlete_id).order_by(Activity.start_utc)
+        ).all()
+        runs = [a for a in stored if a.sport == "running"]
+        run_km = sum((a.distance_m or 0.0) for a in runs)
+    console.print(
+        f"[bold]{DEMO_NAME}[/] ({DEMO_TIME_ZONE}): wrote {len(files)} FIT files "
+        f"({units.size(written)}) and imported them in {elapsed:.1f} s"
+    )
+    console.print(
+        f"{report.count('imported')} files imported, {report.count('failed')} failed: "
+        f"{len(stored)} activities, {len(runs)} runs, {units.km(run_km * 1.0)} of running "
+        f"from {stored[0].local_date if stored else '—'} to {stored[-1].local_date if stored else '—'}"
+    )
+    console.print("Next: [bold]strideguard activities[/] lists them.")
+    return athlete_id
