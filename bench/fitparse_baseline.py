@@ -32,7 +32,9 @@ def main() -> None:
                 failed += 1
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "records": records, "failed": failed}))
+    print(
+        json.dumps({"seconds": seconds, "peak_mb": peak_mb, "records": records, "failed": failed})
+    )
 
 
 if __name__ == "__main__":

@@ -293,7 +293,9 @@ def _store_activities(
                 Activity.source_id == source_id,
             )
         )
-        twin = existing if existing is not None else _find_twin(session, athlete_id, decoded_activity)
+        twin = (
+            existing if existing is not None else _find_twin(session, athlete_id, decoded_activity)
+        )
         if twin is not None:
             ids.append(twin)
             continue
@@ -315,7 +317,10 @@ def _find_twin(session: Session, athlete_id: int, candidate: DecodedActivity) ->
     )
     for activity_id, elapsed_s in rows:
         longest = max(elapsed_s, candidate.elapsed_s)
-        if longest == 0 or abs(elapsed_s - candidate.elapsed_s) <= TWIN_DURATION_TOLERANCE * longest:
+        if (
+            longest == 0
+            or abs(elapsed_s - candidate.elapsed_s) <= TWIN_DURATION_TOLERANCE * longest
+        ):
             return int(activity_id)
     return None
 

@@ -92,7 +92,9 @@ class SourceItem:
 _DEFAULT_LIMITS = Limits()
 
 
-def iter_sources(paths: Iterable[Path], *, limits: Limits = _DEFAULT_LIMITS) -> Iterator[SourceItem]:
+def iter_sources(
+    paths: Iterable[Path], *, limits: Limits = _DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield one item per input file found under `paths`, lazily and in a deterministic order."""
     seen_dirs: set[tuple[int, int]] = set()
     for path in paths:
@@ -190,6 +192,12 @@ class _Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
+class _GzipSource(_Readable, Protocol):
+    """What `gzip.GzipFile` is typed to want; it only ever reads forward here."""
+
+    def seek(self, offset: int, /) -> object: ...
+
+
 class _Budget:
     """Running total of uncompressed bytes for one top-level archive."""
 
@@ -235,6 +243,10 @@ class _Counted:
         self._budget.charge(len(data))
         return data
 
+    def seek(self, offset: int, /) -> object:
+        """Present for `gzip.GzipFile`'s type; it never seeks when reading forward."""
+        raise io.UnsupportedOperation("seek")
+
 
 def _read_bounded(stream: _Readable, limit: int, *, decompressed: bool = False) -> bytes:
     """Read at most `limit` bytes in chunks, raising as soon as the stream has more."""
@@ -250,7 +262,7 @@ def _read_bounded(stream: _Readable, limit: int, *, decompressed: bool = False) 
             raise _too_large(None, limit, decompressed=decompressed)
 
 
-def _gunzip_bounded(stream: _Readable, limit: int, budget: _Budget | None) -> bytes:
+def _gunzip_bounded(stream: _GzipSource, limit: int, budget: _Budget | None) -> bytes:
     """Decompress a gzip stream without ever producing more than `limit` + one chunk."""
     try:
         with gzip.GzipFile(fileobj=stream, mode="rb") as gz:
@@ -393,7 +405,9 @@ def _read_file(
         return
     with handle:
         if kind == "zip":
-            yield from _walk_archive(handle, display, 1, _Budget(limits.max_total_uncompressed_bytes), limits)
+            yield from _walk_archive(
+                handle, display, 1, _Budget(limits.max_total_uncompressed_bytes), limits
+            )
             return
         try:
             if kind == "fit":
@@ -453,8 +467,10 @@ def _check_ratio(info: zipfile.ZipInfo, limits: Limits) -> None:
 def _walk_members(
     archive: zipfile.ZipFile, display: str, depth: int, budget: _Budget, limits: Limits
 ) -> Iterator[SourceItem]:
-    """One item per file member, in on-disk order (which keeps streamed nested zips forward-only)."""
-    members = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.header_offset)
+    """One item per file member, in on-disk order (keeps a streamed nested zip forward-only)."""
+    members = sorted(
+        (i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.header_offset
+    )
     for info in members:
         path = _member_display(display, info.filename)
         reason = _member_skip_reason(info)

@@ -29,14 +29,14 @@ def resolve_athlete(session: Session, handle: str | None, *, create: bool) -> At
             session.add(athlete)
             session.flush()
         return athlete
-    count = session.scalar(select(func.count()).select_from(Athlete)) or 0
+    count: int = session.scalar(select(func.count()).select_from(Athlete)) or 0
     if count == 1:
-        only = session.scalar(select(Athlete))
-        assert only is not None
-        return only
+        return session.scalars(select(Athlete)).one()
     if count == 0:
         if not create:
-            raise AthleteNotFoundError("no athlete yet: import some files or run `strideguard demo`")
+            raise AthleteNotFoundError(
+                "no athlete yet: import some files or run `strideguard demo`"
+            )
         return resolve_athlete(session, DEFAULT_HANDLE, create=True)
     handles = ", ".join(session.scalars(select(Athlete.handle).order_by(Athlete.handle)))
     raise AthleteNotFoundError(f"several athletes ({handles}): choose one with --athlete")

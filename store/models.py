@@ -125,9 +125,7 @@ class Activity(Base):
     source: Mapped[ActivitySource] = mapped_column(_enum(ActivitySource, "activity_source"))
     source_id: Mapped[str] = mapped_column(String(128))
     """For FIT: ``<sha256>:<session index>``; for Strava: the activity id."""
-    raw_file_id: Mapped[int | None] = mapped_column(
-        ForeignKey("raw_files.id", ondelete="SET NULL")
-    )
+    raw_file_id: Mapped[int | None] = mapped_column(ForeignKey("raw_files.id", ondelete="SET NULL"))
     sport: Mapped[str] = mapped_column(String(48))
     sub_sport: Mapped[str | None] = mapped_column(String(48))
     start_utc: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -51,8 +51,8 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
     )
     console.print(
         f"{report.count('imported')} files imported, {report.count('failed')} failed: "
-        f"{len(stored)} activities, {len(runs)} runs, {units.km(run_km * 1.0)} of running "
-        f"from {stored[0].local_date if stored else '—'} to {stored[-1].local_date if stored else '—'}"
+        f"{len(stored)} activities, {len(runs)} runs, {units.km(run_km)} of running"
+        + (f" from {stored[0].local_date} to {stored[-1].local_date}" if stored else "")
     )
     console.print("Next: [bold]strideguard activities[/] lists them.")
     return athlete_id

@@ -15,7 +15,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="STRIDEGUARD_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("data"), description="Where the database and raw files live.")
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the database and raw files live."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file under data_dir."
     )

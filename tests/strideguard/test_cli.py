@@ -46,7 +46,9 @@ def test_import_json_and_exit_status(runner: CliRunner, samples_dir: Path) -> No
 def test_a_failed_file_gives_exit_status_1_and_the_rest_is_imported(
     runner: CliRunner, samples_dir: Path
 ) -> None:
-    result = runner.invoke(cli, ["import", "--json", str(samples_dir / EMPTY), str(samples_dir / RUN)])
+    result = runner.invoke(
+        cli, ["import", "--json", str(samples_dir / EMPTY), str(samples_dir / RUN)]
+    )
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert (report["imported"], report["failed"]) == (1, 1)
