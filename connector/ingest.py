@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.activity import DecodedActivity, DecodedFile
+from analysis.activity import DecodedActivity, DecodedFile
 from connector.errors import ConnectorError
 from connector.fit import decode_fit
 from connector.sources import Limits, iter_sources
