@@ -526,12 +526,13 @@ def _walk_nested(
             _check_ratio(info, limits)
             budget.reserve(info.file_size)
             budget.charge(info.file_size)
-            member = stack.enter_context(parent.open(info))
             fileobj: IO[bytes]
             if info.file_size <= limits.max_in_memory_archive_bytes:
-                fileobj = io.BytesIO(_read_bounded(member, limits.max_in_memory_archive_bytes))
-            else:
-                fileobj = member
+                with parent.open(info) as member:
+                    data = _read_bounded(member, limits.max_in_memory_archive_bytes)
+                fileobj = io.BytesIO(data)
+            else:  # zipfile seeks in it: seekable, re-decompressing from the start when going back
+                fileobj = stack.enter_context(parent.open(info))
         except SourceError as exc:
             yield _failed(path, str(exc))
             return

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -85,6 +87,15 @@ class Athlete(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The athlete profile (None = not given: the analysis estimates and says so).
+    sex: Mapped[str] = mapped_column(String(16), default="unspecified")
+    hr_max: Mapped[float | None] = mapped_column(Float)
+    hr_rest: Mapped[float | None] = mapped_column(Float)
+    zone_floors_pct: Mapped[list[float] | None] = mapped_column(JSON)
+    strength_goal_per_week: Mapped[int] = mapped_column(Integer, default=2)
+    units: Mapped[str] = mapped_column(String(2), default="km")
+    muted_rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    threshold_speed_mps: Mapped[float | None] = mapped_column(Float)
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="athlete", cascade="all, delete-orphan", passive_deletes=True
@@ -141,6 +152,13 @@ class Activity(Base):
     device: Mapped[str | None] = mapped_column(String(128))
     partial: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rpe: Mapped[float | None] = mapped_column(Float)
+    """Session RPE (1-10) the athlete logged."""
+    derived: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Profile-independent metrics from the samples (`analysis.model.ActivityDerived`)."""
+    load: Mapped[float | None] = mapped_column(Float)
+    load_method: Mapped[str | None] = mapped_column(String(16))
+    zone_minutes: Mapped[list[float] | None] = mapped_column(JSON)
 
     athlete: Mapped[Athlete] = relationship(back_populates="activities")
 
@@ -161,3 +179,56 @@ class IngestJob(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Finding(Base):
+    """An explained observation; (athlete, rule, subject) is unique so re-runs update in place."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("athlete_id", "rule_id", "subject"),
+        Index("ix_findings_athlete_date", "athlete_id", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str] = mapped_column(String(64))
+    local_date: Mapped[date] = mapped_column(Date)
+    severity: Mapped[str] = mapped_column(String(16))
+    evidence_grade: Mapped[str] = mapped_column(String(1))
+    citation: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    exercises: Mapped[list[str]] = mapped_column(JSON)
+    push: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StrengthLog(Base):
+    """A strength or mobility session the athlete logged by hand."""
+
+    __tablename__ = "strength_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[float] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PainLog(Base):
+    """A pain check-in: where, how much (0-10), which day."""
+
+    __tablename__ = "pain_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    area: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
