@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import make_engine, migrate
+from store.db import alembic_config, make_engine, migrate
+from store.db import session_factory as sessions_for
 from store.models import Activity, ActivitySource, Athlete, RawFile, RawFileStatus
 
 
@@ -105,4 +107,25 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
         assert conn.scalar(text("PRAGMA journal_mode")) == "wal"
         assert conn.scalar(text("PRAGMA busy_timeout")) >= 5000
         assert conn.scalar(text("PRAGMA foreign_keys")) == 1
+    engine.dispose()
+
+
+def test_upgrading_keeps_existing_rows(db_url: str) -> None:
+    engine = make_engine(db_url)
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO athletes (handle, display_name, time_zone, created_at)"
+                " VALUES ('old', 'Old', 'UTC', CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate(engine)
+    with sessions_for(engine)() as session:
+        athlete = session.scalars(select(Athlete)).one()
+    assert (athlete.sex, athlete.strength_goal_per_week, athlete.muted_rules) == (
+        "unspecified",
+        2,
+        [],
+    )
     engine.dispose()
