@@ -108,7 +108,8 @@ DAILY_COLUMNS = (
     "unloaded_count",
 )
 """`hard_minutes` = Z4 + Z5; `hr_minutes` = minutes with HR (Z0..Z5), so rules can tell "no
-intensity" from "no HR recorded"; `minutes` = all activities' (moving) time; `unloaded_count` = activities without an `ActivityLoad`."""
+intensity" from "no HR recorded"; `minutes` = all activities' (moving) time; `unloaded_count` =
+activities without an `ActivityLoad`."""
 
 _COUNT_COLUMNS = ("run_count", "strength_sessions", "activity_count", "unloaded_count")
 

@@ -15,6 +15,7 @@ for the digest, and the ACWR is context only. Messages describe load, never diag
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -132,10 +133,10 @@ _BAND_SEVERITY: dict[SpikeBand, Severity] = {
     "large": "high",
 }
 _BAND_TEXT: dict[SpikeBand, str] = {
-    "none": "up to 10 % longer",
-    "small": "10-30 % longer",
-    "moderate": "30-100 % longer",
-    "large": "more than twice as long",
+    "none": "up to 10 % longer than",
+    "small": "10-30 % longer than",
+    "moderate": "30-100 % longer than",
+    "large": "more than twice as long as",
 }
 
 #: Exercise ids recommended with each rule (ids of `analysis.exercises.LIBRARY`).
@@ -312,15 +313,20 @@ def single_run_spike(
         "moderate_above": config.spike_moderate,
         "large_above": config.spike_large,
     }
-    for run in activities:
+    runs = sorted((a for a in activities if history.is_run(a)), key=lambda a: a.start)
+    starts = [a.start for a in runs]
+    for run in runs:
         km = (run.distance_m or 0.0) / 1000.0
-        if not history.is_run(run) or km <= 0 or run.local_date > as_of:
+        if km <= 0 or run.local_date > as_of:
             continue
+        # Only runs that started in [start - window, start) can matter: bisect, don't rescan.
+        lo = bisect.bisect_left(starts, run.start - window)
+        hi = bisect.bisect_left(starts, run.start)
         ref = history.longest_run_before(
-            activities, before=run.start, days=config.spike_window_days
+            runs[lo:hi], before=run.start, days=config.spike_window_days
         )
         if ref is None:
-            last = history.last_run_before(activities, before=run.start)
+            last = history.last_run_before(runs[:hi], before=run.start)
             if last is None or last.start >= run.start - window:
                 continue  # first run of the history, or recent runs without a distance
             gap = (run.local_date - last.local_date).days
@@ -367,7 +373,7 @@ def single_run_spike(
                     f"({_pct(ratio - 1)} more than) your longest run of the previous "
                     f"{config.spike_window_days} days ({_dist(ref_km, units)} on "
                     f"{ref.local_date}). In a study of 5,205 runners, single runs "
-                    f"{_BAND_TEXT[band]} than the recent longest came with a higher injury rate "
+                    f"{_BAND_TEXT[band]} the recent longest came with a higher injury rate "
                     f"(about {_BAND_HRR[band]:.2f} x)."
                 ),
                 action=(
@@ -448,7 +454,8 @@ def intensity_spike(daily: pd.DataFrame, *, config: RuleConfig = DEFAULT_CONFIG)
     """Z4-5 minutes of the last 7 days > 1.5 x their weekly mean over the 28 days before.
 
     Needs the full 35 days in the table and HR on at least half the baseline's activity minutes
-    (otherwise "no intensity" and "no HR" are indistinguishable). One finding per episode, on its first day.
+    (otherwise "no intensity" and "no HR" are indistinguishable). One finding per episode, on
+    its first day.
     """
     acute_n, base_n = config.intensity_acute_days, config.intensity_baseline_days
     hard = daily["hard_minutes"].to_numpy(dtype=float)
@@ -855,11 +862,12 @@ def persistent_pain(
         for first, last in _episodes(flags):
             day, score = series[first]
             occasions, rising, window_scores = reasons[first]
+            tail_scores = window_scores[-config.pain_rising_count :]
             why = (
                 f"pain of {config.pain_min_score}/10 or more on {occasions} days in the "
                 f"{config.pain_window_days} days to {day}"
                 if occasions >= config.pain_occasions
-                else f"rising pain scores ({' -> '.join(f'{s}/10' for s in window_scores[-3:])})"
+                else f"rising pain scores ({' -> '.join(f'{s}/10' for s in tail_scores)})"
             )
             findings.append(
                 _make(

@@ -837,7 +837,7 @@ def _summarise(msg: Any, pa: PlannedActivity, smp: _Samples, a: int, b: int) -> 
         msg.start_position_long = smp.lon[a]
 
 
-def _encode(pa: PlannedActivity) -> bytes:
+def encode_activity(pa: PlannedActivity) -> bytes:
     """Render one planned activity into a complete Garmin-style activity file."""
     rng = random.Random(pa.seed)
     smp = _run_samples(pa, rng) if pa.is_run else _strength_samples(pa, rng)
@@ -974,6 +974,6 @@ def write_history(
     paths: list[Path] = []
     for pa in plan_history(end=end, tz=tz, weeks=weeks, seed=seed):
         path = out_dir / pa.filename
-        path.write_bytes(_encode(pa))
+        path.write_bytes(encode_activity(pa))
         paths.append(path)
     return paths

@@ -273,4 +273,5 @@ def test_longest_run_before_uses_a_window_ending_at_the_start() -> None:
     too_old = act(2, D0 + timedelta(days=9), 20.0)
     later_same_day = act(3, D0 + timedelta(days=40), 15.0, at=time(18, 0))
     found = history.longest_run_before([run, exactly_30, too_old, later_same_day], before=run.start)
-    assert found is not None and found.id == 1
+    assert found is not None
+    assert found.id == 1

@@ -117,7 +117,8 @@ def test_spike_from_distances(metres: int, band: str | None) -> None:
     assert finding.local_date == day(5)
     assert finding.push is True
     assert finding.evidence_grade == "B"
-    assert "km" in finding.message and "%" in finding.message
+    assert "km" in finding.message
+    assert "%" in finding.message
     assert finding.inputs["reference_km"] == 10.0
 
 
@@ -208,7 +209,8 @@ def test_intensity_spike_fires_once_per_episode() -> None:
     assert finding.inputs["z45_minutes_7d"] == 40.0
     assert finding.inputs["z45_weekly_mean_prev_28d"] == 15.0
     assert finding.inputs["episode_end"] == day(43).isoformat()
-    assert "40 min" in finding.message and "15 min" in finding.message
+    assert "40 min" in finding.message
+    assert "15 min" in finding.message
     assert finding.push is False
 
 
@@ -259,7 +261,8 @@ def test_monotony_episode_is_reported_once() -> None:
     (finding,) = of(result.findings, "monotony")
     assert finding.local_date == day(6)  # first full 7-day window
     assert finding.inputs["monotony"] == 10.0
-    assert finding.inputs["episode_end"] == day(11).isoformat()  # [50]*5 + [0]*2 at day 11
+    # day 10: [50]*6 + [0] -> mean 42.857, SD 17.496, monotony 2.449 (> 2); day 11: 1.58
+    assert finding.inputs["episode_end"] == day(10).isoformat()
 
 
 # -- missing_strength ---------------------------------------------------------------------------
@@ -276,7 +279,8 @@ def test_missing_strength_weeks_and_current_nudge() -> None:
     found = {f.subject: f for f in of(result.findings, "missing_strength")}
     assert set(found) == {f"week:{day(7).isoformat()}", f"week:{day(14).isoformat()}"}
     past = found[f"week:{day(7).isoformat()}"]
-    assert past.inputs["sessions"] == 1 and past.inputs["goal"] == 2
+    assert past.inputs["sessions"] == 1
+    assert past.inputs["goal"] == 2
     assert past.inputs["nudge"] is False
     current = found[f"week:{day(14).isoformat()}"]
     assert current.inputs == {
@@ -360,7 +364,8 @@ def test_shoe_mileage(gear_km: float | None, run_day: int, fires: bool) -> None:
     found = rules.shoe_mileage([run(1, day(run_day), gear_km=gear_km)], as_of=day(35))
     assert bool(found) is fires
     if found:
-        assert "km" in found[0].message and found[0].push is False
+        assert "km" in found[0].message
+        assert found[0].push is False
 
 
 # -- persistent_pain ----------------------------------------------------------------------------
@@ -376,7 +381,8 @@ def test_persistent_pain_three_occasions_in_14_days() -> None:
     assert finding.subject == "area:upper_back"
     assert finding.local_date == day(13)
     assert finding.push is True
-    assert "physiotherapist" in finding.message and "physiotherapist" in finding.action
+    assert "physiotherapist" in finding.message
+    assert "physiotherapist" in finding.action
     assert "does not diagnose" in finding.message
 
 
@@ -401,7 +407,8 @@ def test_acwr_is_context_only() -> None:
     acts = [run(i + 1, day(i * 2), 8.0) for i in range(20)]
     loads = {i + 1: ActivityLoad(load=60.0, method="pace") for i in range(20)}
     (finding,) = of(analyse(acts, loads=loads, as_of=day(40)).findings, "acwr")
-    assert finding.push is False and finding.severity == "info"
+    assert finding.push is False
+    assert finding.severity == "info"
     assert finding.inputs["acwr_ewma"] is not None
     (early,) = of(analyse(acts[:3], loads=loads, as_of=day(5)).findings, "acwr")
     assert early.inputs == {"acwr_ewma": None, "acwr_uncoupled": None}
@@ -413,7 +420,7 @@ def test_acwr_is_context_only() -> None:
 def _rich_history() -> tuple[list[ActivitySummary], dict[int, ActivityLoad], list[PainLog]]:
     acts = [run(i + 1, day(i), 8.0, surface=_surface(0.95), gear_km=750.0) for i in range(9)]
     acts.append(run(50, day(12), 20.0))
-    acts.append(run(51, day(60), 5.0))
+    acts.append(run(51, day(60), 5.0, gear_km=750.0))
     loads = {a.id: ActivityLoad(load=55.0, method="pace") for a in acts}
     pains = [_pain(50, 4), _pain(52, 4), _pain(55, 5)]
     return acts, loads, pains
@@ -439,7 +446,9 @@ def test_analyse_covers_the_whole_history() -> None:
     assert result.daily.index[-1].date() == day(61)
     assert result.ceiling.ceiling_km == pytest.approx(5.5)
     for f in result.findings:
-        assert f.message and f.action and f.citation
+        assert f.message
+        assert f.action
+        assert f.citation
         assert f.evidence_grade == rules.CITATIONS[f.rule_id][0]
         assert all(e in LIBRARY for e in f.exercises)
         if f.push:
@@ -473,10 +482,14 @@ _day_offsets = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None)
-@given(runs=_day_offsets, pain_days=st.lists(st.integers(0, 70), max_size=6))
+@settings(max_examples=20, deadline=None)
+@given(
+    runs=_day_offsets,
+    pain_days=st.lists(st.integers(0, 70), max_size=6),
+    rule_id=st.sampled_from(rules.RULE_IDS),
+)
 def test_analyse_is_idempotent_and_muting_removes_exactly_that_rule(
-    runs: list[tuple[int, float]], pain_days: list[int]
+    runs: list[tuple[int, float]], pain_days: list[int], rule_id: str
 ) -> None:
     acts = [run(i + 1, day(d), km, gear_km=800.0) for i, (d, km) in enumerate(runs)]
     loads = {a.id: ActivityLoad(load=10.0 * a.id % 90, method="pace") for a in acts}
@@ -486,7 +499,6 @@ def test_analyse_is_idempotent_and_muting_removes_exactly_that_rule(
     keys = [(f.rule_id, f.local_date, f.subject) for f in first.findings]
     assert keys == [(f.rule_id, f.local_date, f.subject) for f in second.findings]
     assert len({(f.rule_id, f.subject) for f in first.findings}) == len(keys)
-    for rule_id in {f.rule_id for f in first.findings}:
-        muted = AthleteProfile(muted_rules=frozenset({rule_id}))
-        quiet = analyse(acts, loads=loads, pain_logs=pains, as_of=day(71), profile=muted)
-        assert quiet.findings == [f for f in first.findings if f.rule_id != rule_id]
+    muted = AthleteProfile(muted_rules=frozenset({rule_id}))
+    quiet = analyse(acts, loads=loads, pain_logs=pains, as_of=day(71), profile=muted)
+    assert quiet.findings == [f for f in first.findings if f.rule_id != rule_id]
