@@ -620,7 +620,6 @@ def missing_strength(
     *,
     as_of: date,
     goal: int,
-    config: RuleConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
     """Weeks with fewer strength/mobility sessions than the goal.
 
@@ -628,7 +627,6 @@ def missing_strength(
     True when there are none yet (the alerts layer decides on which day to nudge). Past weeks
     get a digest line each when complete and below the goal.
     """
-    del config  # the goal comes from the profile or the config, resolved by the caller
     if goal <= 0:
         return []
     weeks = _weeks(weekly)
@@ -994,7 +992,7 @@ def analyse(
             weekly, as_of=as_of, config=config, units=units
         ),
         "monotony": lambda: monotony(daily, config=config),
-        "missing_strength": lambda: missing_strength(weekly, as_of=as_of, goal=goal, config=config),
+        "missing_strength": lambda: missing_strength(weekly, as_of=as_of, goal=goal),
         "hard_surface_share": lambda: hard_surface_share(weekly, config=config),
         "no_rest_day": lambda: no_rest_day(daily, config=config),
         "shoe_mileage": lambda: shoe_mileage(acts, as_of=as_of, config=config, units=units),

@@ -336,6 +336,7 @@ def _read_all(data: bytes, repaired: bool) -> _Raw:
     seg_first_row = 0
     seg_header: Any = None
     seg_offset = 0
+    in_segment = False
     reader = _make_reader(data)
     try:
         for frame in reader:
@@ -370,6 +371,7 @@ def _read_all(data: bytes, repaired: bool) -> _Raw:
                     raw.sport = raw.sport or _values(frame)
             elif ftype == _FRAME_HEADER:
                 segment += 1
+                in_segment = True
                 seg_start = seg_offset
                 seg_first_row = len(rows)
                 seg_header = frame
@@ -380,9 +382,11 @@ def _read_all(data: bytes, repaired: bool) -> _Raw:
                 if not repaired and _fit_crc(memoryview(data)[seg_start:end]) != frame.crc:
                     raw.warnings.append(f"FIT file CRC mismatch (segment {segment}); data kept")
                 seg_offset = end + 2
+                in_segment = False
     except Exception as exc:  # any decoder failure is a break: keep what was read before it
-        raw.break_segment = max(segment, 0)
-        raw.break_row = seg_first_row
+        # A break between two chained files (e.g. a corrupt second header) spares the first.
+        raw.break_segment = max(segment, 0) if in_segment else segment + 1
+        raw.break_row = seg_first_row if in_segment else len(rows)
         where = getattr(exc, "offset", None)
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raw.warnings.append(
@@ -783,9 +787,13 @@ def _samples(
         name: columns[name] for name in SAMPLE_COLUMNS if not np.isnan(columns[name]).all()
     }
     frame = pd.DataFrame(present, index=index, dtype=np.float64)
-    if not frame.index.is_monotonic_increasing:
+    if frame.index.has_duplicates:
+        # Some writers (Strava) split one instant over two records: merge them column-wise.
+        frame = frame.groupby(level=0, sort=True).first()
+        frame.index.name = "timestamp"
+    elif not frame.index.is_monotonic_increasing:
         frame = frame.sort_index(kind="stable")
-    return frame[~frame.index.duplicated(keep="first")]
+    return frame
 
 
 def _activity(
@@ -955,6 +963,8 @@ def _device(file_id: dict[str, Any] | None) -> str | None:
     product = file_id.get("garmin_product")
     if product is None:
         product = file_id.get("product")
+    if product is None:
+        product = file_id.get("product_name")
     product_name = _enum_name(product)
     if manufacturer is None and product_name is None:
         return None
