@@ -748,7 +748,9 @@ def _drop_implausible(
     return matrix, broken
 
 
-def _pick(primary: npt.NDArray[np.float64], fallback: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _pick(
+    primary: npt.NDArray[np.float64], fallback: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     return np.where(np.isnan(primary), fallback, primary)
 
 
@@ -783,9 +785,7 @@ def _samples(
     index = pd.DatetimeIndex(
         pd.to_datetime((times + _FIT_EPOCH_S) * 1e9, unit="ns", utc=True), name="timestamp"
     )
-    present = {
-        name: columns[name] for name in SAMPLE_COLUMNS if not np.isnan(columns[name]).all()
-    }
+    present = {name: columns[name] for name in SAMPLE_COLUMNS if not np.isnan(columns[name]).all()}
     frame = pd.DataFrame(present, index=index, dtype=np.float64)
     if frame.index.has_duplicates:
         # Some writers (Strava) split one instant over two records: merge them column-wise.
@@ -899,9 +899,7 @@ def _laps(
 _EXERCISE_CATEGORIES: dict[int, str] = dict(_profile.FIELD_TYPES["exercise_category"].enum)
 
 
-def _sets(
-    sets: list[dict[str, Any]], w: _Window, shift: float, relative: bool
-) -> pd.DataFrame:
+def _sets(sets: list[dict[str, Any]], w: _Window, shift: float, relative: bool) -> pd.DataFrame:
     """Strength ``set`` messages of the session (FR965 and similar)."""
     rows: list[dict[str, Any]] = []
     for s in sets:

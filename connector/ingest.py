@@ -9,6 +9,7 @@ is CPU-bound pure Python); results are written in submission order, one transact
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import multiprocessing
 from collections import deque
@@ -25,8 +26,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from analysis.activity import DecodedActivity, DecodedFile
+from analysis.codec import derived_to_json
+from analysis.derive import derive_activity
+from analysis.model import ActivityDerived
+from analysis.surfaces import NoSurfaceLookup, SurfaceLookup, classify_surface
 from connector.errors import ConnectorError
 from connector.fit import decode_fit
+from connector.osm import OsmExtractLookup, OverpassLookup, WayCache
 from connector.sources import Limits, iter_sources
 from store.blobs import BlobStore, sha256_hex
 from store.models import (
@@ -38,7 +44,7 @@ from store.models import (
     RawFileStatus,
 )
 
-__all__ = ["FileOutcome", "ImportReport", "Importer", "OutcomeStatus"]
+__all__ = ["FileOutcome", "ImportReport", "Importer", "OutcomeStatus", "SurfaceConfig"]
 
 log = logging.getLogger(__name__)
 
@@ -94,20 +100,56 @@ class _Pending:
     sha256: str
 
 
-def _decode_job(data: bytes) -> DecodedFile | str:
-    """Worker-side: decode, drop the samples (they stay in the raw file), or say why not."""
+@dataclass(frozen=True, slots=True)
+class SurfaceConfig:
+    """Where the map layer of surface classification gets OSM tags (picklable for workers)."""
+
+    osm_extract: Path | None = None
+    overpass_url: str | None = None
+    cache_path: Path | None = None
+
+
+@functools.lru_cache(maxsize=4)
+def _surface_lookup(config: SurfaceConfig) -> SurfaceLookup:
+    """One lookup per worker process and configuration (its way cache is reused)."""
+    cache = WayCache(str(config.cache_path)) if config.cache_path else WayCache()
+    if config.osm_extract is not None:
+        return OsmExtractLookup(config.osm_extract, cache=cache)
+    if config.overpass_url:
+        return OverpassLookup(config.overpass_url, cache=cache)
+    return NoSurfaceLookup()
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """A worker's answer: the file's activities without samples, and what was derived."""
+
+    file: DecodedFile
+    derived: tuple[ActivityDerived, ...]
+
+
+def _decode_job(data: bytes, surfaces: SurfaceConfig) -> _Decoded | str:
+    """Worker-side: decode, derive per-activity metrics, drop the samples; or say why not."""
     try:
         decoded = decode_fit(data)
     except ConnectorError as exc:
         return str(exc)
+    lookup = _surface_lookup(surfaces)
+    derived = tuple(
+        dataclasses.replace(
+            derive_activity(activity), surface=classify_surface(activity, lookup=lookup)
+        )
+        for activity in decoded.activities
+    )
     empty = pd.DataFrame()
-    return dataclasses.replace(
+    slim = dataclasses.replace(
         decoded,
         activities=tuple(
             dataclasses.replace(a, samples=empty, laps=empty, sets=empty)
             for a in decoded.activities
         ),
     )
+    return _Decoded(slim, derived)
 
 
 class Importer:
@@ -120,11 +162,13 @@ class Importer:
         *,
         workers: int = 1,
         limits: Limits | None = None,
+        surfaces: SurfaceConfig | None = None,
     ) -> None:
         self._sessions = sessions
         self._blobs = blobs
         self._workers = max(1, workers)
         self._limits = limits or Limits()
+        self._surfaces = surfaces or SurfaceConfig()
 
     def import_paths(
         self,
@@ -144,24 +188,44 @@ class Importer:
             if on_file is not None:
                 on_file(outcome)
 
+        # Outcomes leave in input order: ready ones wait behind files still being decoded.
+        queue: deque[FileOutcome | tuple[_Pending, Future[_Decoded | str]]] = deque()
+        decoding = 0
+
+        def drain(*, limit: int) -> None:
+            nonlocal decoding
+            while queue:
+                head = queue[0]
+                if isinstance(head, FileOutcome):
+                    queue.popleft()
+                    emit(head)
+                elif decoding > limit or head[1].done():
+                    queue.popleft()
+                    decoding -= 1
+                    emit(self._finish(athlete_id, *head))
+                else:
+                    return
+
         try:
             with self._decoder() as submit:
-                in_flight: deque[tuple[_Pending, Future[DecodedFile | str]]] = deque()
                 seen: set[str] = set()
                 for item in iter_sources(paths, limits=self._limits):
-                    if item.status != "fit" or item.data is None:
-                        emit(FileOutcome(item.path, item.status, error=item.error))
-                        continue
-                    early, pending = self._receive(athlete_id, job_id, item.path, item.data, seen)
-                    if early is not None:
-                        emit(early)
-                        continue
-                    assert pending is not None
-                    in_flight.append((pending, submit(item.data)))
-                    while len(in_flight) >= 2 * self._workers:
-                        emit(self._finish(athlete_id, *in_flight.popleft()))
-                while in_flight:
-                    emit(self._finish(athlete_id, *in_flight.popleft()))
+                    if item.status == "skipped":
+                        queue.append(FileOutcome(item.path, "skipped", error=item.error))
+                    elif item.status == "failed" or item.data is None:
+                        queue.append(FileOutcome(item.path, "failed", error=item.error))
+                    else:
+                        early, pending = self._receive(
+                            athlete_id, job_id, item.path, item.data, seen
+                        )
+                        if early is not None:
+                            queue.append(early)
+                        else:
+                            assert pending is not None
+                            queue.append((pending, submit(item.data)))
+                            decoding += 1
+                    drain(limit=2 * self._workers - 1)
+                drain(limit=-1)
         except BaseException as exc:
             self._end_job(job_id, report, error=f"{type(exc).__name__}: {exc}")
             raise
@@ -171,14 +235,14 @@ class Importer:
     # -- decoding -------------------------------------------------------------------------
 
     @contextmanager
-    def _decoder(self) -> Iterator[Callable[[bytes], Future[DecodedFile | str]]]:
+    def _decoder(self) -> Iterator[Callable[[bytes], Future[_Decoded | str]]]:
         """A submit function: a process pool when workers > 1, else inline (tests, 1 CPU)."""
         if self._workers == 1:
 
-            def inline(data: bytes) -> Future[DecodedFile | str]:
-                future: Future[DecodedFile | str] = Future()
+            def inline(data: bytes) -> Future[_Decoded | str]:
+                future: Future[_Decoded | str] = Future()
                 try:
-                    future.set_result(_decode_job(data))
+                    future.set_result(_decode_job(data, self._surfaces))
                 except Exception as exc:
                     future.set_exception(exc)
                 return future
@@ -190,7 +254,7 @@ class Importer:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["connector.fit"])
         with ProcessPoolExecutor(max_workers=self._workers, mp_context=context) as pool:
-            yield lambda data: pool.submit(_decode_job, data)
+            yield lambda data: pool.submit(_decode_job, data, self._surfaces)
 
     # -- database -------------------------------------------------------------------------
 
@@ -252,7 +316,7 @@ class Importer:
             return None, _Pending(path, raw.id, digest)
 
     def _finish(
-        self, athlete_id: int, pending: _Pending, future: Future[DecodedFile | str]
+        self, athlete_id: int, pending: _Pending, future: Future[_Decoded | str]
     ) -> FileOutcome:
         try:
             result = future.result()
@@ -265,26 +329,26 @@ class Importer:
                 raw.status = RawFileStatus.FAILED
                 raw.error = result
                 return FileOutcome(pending.path, "failed", error=result)
-            for warning in result.warnings:
+            for warning in result.file.warnings:
                 log.warning("%s: %s", pending.path, warning)
             ids, new = _store_activities(session, athlete_id, raw, result)
             raw.status = RawFileStatus.IMPORTED if new else RawFileStatus.DUPLICATE
-            raw.partial = result.partial
+            raw.partial = result.file.partial
             return FileOutcome(
                 pending.path,
                 "imported" if new else "duplicate",
                 ids,
-                partial=result.partial,
+                partial=result.file.partial,
             )
 
 
 def _store_activities(
-    session: Session, athlete_id: int, raw: RawFile, decoded: DecodedFile
+    session: Session, athlete_id: int, raw: RawFile, decoded: _Decoded
 ) -> tuple[list[int], int]:
     """Insert the file's activities that are not already stored; return (all ids, new count)."""
     ids: list[int] = []
     new = 0
-    for decoded_activity in decoded.activities:
+    for decoded_activity, derived in zip(decoded.file.activities, decoded.derived, strict=True):
         source_id = f"{raw.sha256}:{decoded_activity.session_index}"
         existing = session.scalar(
             select(Activity.id).where(
@@ -299,7 +363,7 @@ def _store_activities(
         if twin is not None:
             ids.append(twin)
             continue
-        activity = _insert_activity(session, athlete_id, raw, source_id, decoded_activity)
+        activity = _insert_activity(session, athlete_id, raw, source_id, decoded_activity, derived)
         ids.append(activity.id)
         new += 1
     return ids, new
@@ -326,7 +390,12 @@ def _find_twin(session: Session, athlete_id: int, candidate: DecodedActivity) ->
 
 
 def _insert_activity(
-    session: Session, athlete_id: int, raw: RawFile, source_id: str, decoded: DecodedActivity
+    session: Session,
+    athlete_id: int,
+    raw: RawFile,
+    source_id: str,
+    decoded: DecodedActivity,
+    derived: ActivityDerived,
 ) -> Activity:
     activity = Activity(
         athlete_id=athlete_id,
@@ -347,6 +416,7 @@ def _insert_activity(
         has_gps=decoded.has_gps,
         device=decoded.device,
         partial=decoded.partial,
+        derived=derived_to_json(derived),
     )
     session.add(activity)
     session.flush()
