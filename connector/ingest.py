@@ -232,6 +232,51 @@ class Importer:
         self._end_job(job_id, report, error=None)
         return report
 
+    def rederive(self, athlete_id: int) -> int:
+        """Decode the athlete's stored raw files again and refresh their derived metrics.
+
+        For after a change to the decoder, the derive rules or the surface map; the summary
+        columns stay as first imported. Returns the number of activities refreshed.
+        """
+        with self._sessions() as session:
+            raws = session.execute(
+                select(RawFile.id, RawFile.sha256).where(
+                    RawFile.athlete_id == athlete_id, RawFile.status == RawFileStatus.IMPORTED
+                )
+            ).all()
+        refreshed = 0
+        with self._decoder() as submit:
+            queue: deque[tuple[str, Future[_Decoded | str]]] = deque()
+
+            def finish(sha256: str, future: Future[_Decoded | str]) -> None:
+                nonlocal refreshed
+                result = future.result()
+                if isinstance(result, str):
+                    log.warning("raw file %s no longer decodes: %s", sha256, result)
+                    return
+                with self._sessions.begin() as session:
+                    for activity, derived in zip(
+                        result.file.activities, result.derived, strict=True
+                    ):
+                        row = session.scalar(
+                            select(Activity).where(
+                                Activity.athlete_id == athlete_id,
+                                Activity.source == ActivitySource.FIT,
+                                Activity.source_id == f"{sha256}:{activity.session_index}",
+                            )
+                        )
+                        if row is not None:
+                            row.derived = derived_to_json(derived)
+                            refreshed += 1
+
+            for _raw_id, sha256 in raws:
+                queue.append((sha256, submit(self._blobs.get(sha256))))
+                while len(queue) >= 2 * self._workers:
+                    finish(*queue.popleft())
+            while queue:
+                finish(*queue.popleft())
+        return refreshed
+
     # -- decoding -------------------------------------------------------------------------
 
     @contextmanager

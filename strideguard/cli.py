@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from sqlalchemy import select
 
-from connector.errors import ConnectorError
 from connector.ingest import FileOutcome, ImportReport
-from store.athletes import AthleteNotFoundError, resolve_athlete
-from store.models import Activity
+from store.athletes import resolve_athlete
+from store.models import Activity, Athlete
 from strideguard import units
+from strideguard.analysis_service import analyse_athlete, local_today
 from strideguard.app import App
-from strideguard.settings import Settings
+from strideguard.cli_common import (
+    AthleteOption,
+    JsonOption,
+    console,
+    err_console,
+    open_app,
+    print_json,
+)
 
 cli = typer.Typer(
     name="strideguard",
@@ -32,29 +35,6 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-AthleteOption = Annotated[
-    str | None,
-    typer.Option(
-        "--athlete", "-a", help="Athlete handle; default: the only athlete (or a new 'me')."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-@contextmanager
-def _app() -> Iterator[App]:
-    """The configured app; expected problems become one red line and exit status 1."""
-    app = App(Settings())
-    try:
-        yield app
-    except (AthleteNotFoundError, ConnectorError) as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        app.close()
 
 
 @cli.callback()
@@ -84,14 +64,21 @@ def import_(
     ] = None,
 ) -> None:
     """Import FIT files. Exit status 0: all good; 1: some file failed (the rest imported)."""
-    with _app() as app:
+    with open_app() as app:
         with app.sessions.begin() as session:
             athlete_id = resolve_athlete(session, athlete, create=True).id
         report = _run_import(app, athlete_id, paths, workers=workers, quiet=as_json)
+        with app.sessions.begin() as session:
+            athlete_row = session.get_one(Athlete, athlete_id)
+            findings = analyse_athlete(session, athlete_row, as_of=local_today(athlete_row))
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        print_json(report.to_json())
     else:
         _print_import_summary(report)
+        console.print(
+            f"{len(findings.analysis.findings)} findings over the whole history: "
+            "[bold]strideguard findings[/] or [bold]strideguard report[/] to read them."
+        )
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -153,7 +140,7 @@ def _activity_json(activity: Activity) -> dict[str, Any]:
 @cli.command()
 def activities(athlete: AthleteOption = None, as_json: JsonOption = False) -> None:
     """List stored activities, oldest first."""
-    with _app() as app, app.sessions() as session:
+    with open_app() as app, app.sessions() as session:
         athlete_row = resolve_athlete(session, athlete, create=False)
         rows = session.scalars(
             select(Activity)
@@ -162,7 +149,7 @@ def activities(athlete: AthleteOption = None, as_json: JsonOption = False) -> No
         ).all()
         items = [_activity_json(a) for a in rows]
     if as_json:
-        print(json.dumps(items, indent=2))
+        print_json(items)
         return
     console.print(_activities_table(items, title=f"Activities of {athlete_row.display_name}"))
 
@@ -200,8 +187,18 @@ def demo(
     """Create a demo athlete with a realistic history written as real FIT files, and import it."""
     from strideguard.demo import run_demo
 
-    with _app() as app:
+    with open_app() as app:
         run_demo(app, console=console, weeks=weeks)
+
+
+from strideguard import cli_insights, cli_logs  # noqa: E402 (commands register on `cli`)
+
+cli.command()(cli_insights.findings)
+cli.command()(cli_insights.load)
+cli.command()(cli_insights.report)
+cli.command()(cli_insights.recompute)
+cli.command()(cli_logs.profile)
+cli.add_typer(cli_logs.log_cli, name="log")
 
 
 def main() -> None:

@@ -11,10 +11,13 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from sqlalchemy import delete, select
 
-from store.models import Activity, Athlete
+from store.models import Activity, Athlete, Finding
 from strideguard import units
+from strideguard.analysis_service import analyse_athlete
 from strideguard.app import App
-from strideguard.demo_history import write_history
+from strideguard.cli_insights import finding_json
+from strideguard.demo_history import HR_MAX, HR_REST, write_history
+from strideguard.report import render_findings_table
 
 DEMO_HANDLE = "demo"
 DEMO_NAME = "Demo Runner"
@@ -28,7 +31,13 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
     started = time.perf_counter()
     with app.sessions.begin() as session:
         session.execute(delete(Athlete).where(Athlete.handle == DEMO_HANDLE))
-        athlete = Athlete(handle=DEMO_HANDLE, display_name=DEMO_NAME, time_zone=DEMO_TIME_ZONE)
+        athlete = Athlete(
+            handle=DEMO_HANDLE,
+            display_name=DEMO_NAME,
+            time_zone=DEMO_TIME_ZONE,
+            hr_max=float(HR_MAX),
+            hr_rest=float(HR_REST),
+        )
         session.add(athlete)
         session.flush()
         athlete_id = athlete.id
@@ -38,6 +47,17 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
         written = sum(f.stat().st_size for f in files)
         with console.status(f"Importing {len(files)} FIT files…"):
             report = app.importer().import_paths(athlete_id, [Path(tmp)], kind="demo")
+    with app.sessions.begin() as session:
+        athlete = session.get_one(Athlete, athlete_id)
+        analyse_athlete(session, athlete, as_of=today)
+        findings = [
+            finding_json(row)
+            for row in session.scalars(
+                select(Finding)
+                .where(Finding.athlete_id == athlete_id)
+                .order_by(Finding.local_date, Finding.rule_id)
+            )
+        ]
     elapsed = time.perf_counter() - started
     with app.sessions() as session:
         stored = session.scalars(
@@ -54,5 +74,11 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
         f"{len(stored)} activities, {len(runs)} runs, {units.km(run_km)} of running"
         + (f" from {stored[0].local_date} to {stored[-1].local_date}" if stored else "")
     )
-    console.print("Next: [bold]strideguard activities[/] lists them.")
+    render_findings_table(console, findings, title="What the rules found in the demo history")
+    rules = sorted({f["rule_id"] for f in findings})
+    console.print(f"{len(findings)} findings from {len(rules)} rules: {', '.join(rules)}")
+    console.print(
+        "Next: [bold]strideguard report[/] for the weekly summary, "
+        "[bold]strideguard activities[/] for the list."
+    )
     return athlete_id
