@@ -12,15 +12,17 @@ bytes, so tests and screenshots are reproducible.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import math
 import random
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 from zoneinfo import ZoneInfo
 
 from fit_tool import FitFileBuilder
@@ -63,6 +65,7 @@ __all__ = [
     "Segment",
     "StrengthSet",
     "plan_history",
+    "write_demo_map",
     "write_history",
 ]
 
@@ -596,6 +599,12 @@ class _Route:
         return lat, lon
 
 
+def _route_for(pa: PlannedActivity, rng: random.Random) -> _Route:
+    """The route of a run; the first use of the activity's rng (the map rebuilds it from there)."""
+    kind = {"trail": "trail", "track": "track"}.get(pa.sub_sport, "city")
+    return _Route(kind, pa.distance_m, rng)
+
+
 def _oval(s: float) -> tuple[float, float]:
     """Lane 1 of a standard track: two 84.39 m straights and two bends of radius 36.80 m."""
     straight, radius = 84.39, 36.80
@@ -637,8 +646,8 @@ def _run_samples(pa: PlannedActivity, rng: random.Random) -> _Samples:
     seg_of_step: list[Segment] = []
     for seg in pa.segments:
         seg_of_step.extend([seg] * (seg.duration_s // RECORD_INTERVAL_S))
-    route_kind = {"trail": "trail", "track": "track"}.get(pa.sub_sport, "city")
-    route = _Route(route_kind, pa.distance_m, rng)
+    route = _route_for(pa, rng)
+    route_kind = route.kind
     easy = pa.workout in _CONTINUOUS
 
     # Speeds: segment speed, smoothed transitions, gentle noise, slower uphill on trails.
@@ -977,3 +986,173 @@ def write_history(
         path.write_bytes(encode_activity(pa))
         paths.append(path)
     return paths
+
+
+# -- the neighbourhood map --------------------------------------------------------------------
+
+_Tags = tuple[tuple[str, str], ...]
+#: Streets of the road loops, drawn per stretch of `_CITY_PIECE_M` (weight, tags): all paved.
+_CITY_WAYS: tuple[tuple[float, _Tags], ...] = (
+    (0.55, (("highway", "residential"), ("surface", "asphalt"))),
+    (0.15, (("highway", "tertiary"),)),  # a through road: paved, though the tags do not say so
+    (0.18, (("highway", "footway"), ("surface", "paving_stones"))),
+    (0.12, (("highway", "cycleway"), ("foot", "designated"), ("surface", "asphalt"))),
+)
+#: A park on some road loops: a gravel path, then a shortcut across the lawn nobody mapped.
+_PARK_PATH: _Tags = (("highway", "footway"), ("surface", "fine_gravel"))
+#: Forest paths of the trail loops (weight, tags), plus one gravel forest road per loop and,
+#: sometimes, a path whose surface nobody tagged.
+_TRAIL_WAYS: tuple[tuple[float, _Tags], ...] = (
+    (0.45, (("highway", "path"), ("surface", "dirt"))),
+    (0.35, (("highway", "path"), ("surface", "ground"))),
+    (0.20, (("highway", "path"), ("surface", "grass"))),
+)
+_FOREST_ROAD: _Tags = (("highway", "track"), ("tracktype", "grade3"), ("surface", "gravel"))
+_UNTAGGED_PATH: _Tags = (("highway", "path"),)
+_ATHLETICS_TRACK: _Tags = (("leisure", "track"), ("sport", "athletics"), ("surface", "tartan"))
+_CITY_PIECE_M = (300.0, 900.0)
+_TRAIL_PIECE_M = (500.0, 1400.0)
+_MAP_TOLERANCE_M = 3.0
+"""Ways keep a node wherever the route bends more than this (Douglas-Peucker), as OSM does."""
+_MAP_MAX_NODE_GAP_M = 150.0
+
+
+class _OsmWriter:
+    """Nodes (deduplicated by rounded position, so stretches and loops share them) and ways."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[str, str], int] = {}
+        self.ways: list[tuple[list[int], _Tags]] = []
+
+    def add_way(self, points: Sequence[tuple[float, float]], tags: _Tags) -> None:
+        refs: list[int] = []
+        for lat, lon in points:
+            key = (f"{lat:.7f}", f"{lon:.7f}")
+            ref = self.nodes.setdefault(key, len(self.nodes) + 1)
+            if not refs or refs[-1] != ref:
+                refs.append(ref)
+        if len(refs) >= 2:
+            self.ways.append((refs, tags))
+
+    def xml(self) -> str:
+        lats = [float(lat) for lat, _ in self.nodes]
+        lons = [float(lon) for _, lon in self.nodes]
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<osm version="0.6" generator="strideguard demo">',
+            f' <bounds minlat="{min(lats):.7f}" minlon="{min(lons):.7f}"'
+            f' maxlat="{max(lats):.7f}" maxlon="{max(lons):.7f}"/>',
+        ]
+        lines.extend(f' <node id="{i}" lat="{a}" lon="{b}"/>' for (a, b), i in self.nodes.items())
+        for way_id, (refs, tags) in enumerate(self.ways, start=1):
+            lines.append(f' <way id="{way_id}">')
+            lines.extend(f'  <nd ref="{ref}"/>' for ref in refs)
+            lines.extend(f"  <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags)
+            lines.append(" </way>")
+        lines.append("</osm>")
+        return "\n".join(lines) + "\n"
+
+
+def _simplify(points: Sequence[tuple[float, float]], tolerance: float) -> list[tuple[float, float]]:
+    """Douglas-Peucker: the fewest points that stay within `tolerance` metres of the polyline."""
+    keep = [False] * len(points)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(points) - 1)]
+    while stack:
+        a, b = stack.pop()
+        (ax, ay), (bx, by) = points[a], points[b]
+        dx, dy = bx - ax, by - ay
+        norm = math.hypot(dx, dy)
+        worst, worst_i = 0.0, -1
+        for i in range(a + 1, b):
+            px, py = points[i]
+            if norm:
+                d = abs(dx * (py - ay) - dy * (px - ax)) / norm
+            else:
+                d = math.hypot(px - ax, py - ay)
+            if d > worst:
+                worst, worst_i = d, i
+        if worst > tolerance:
+            keep[worst_i] = True
+            stack += [(a, worst_i), (worst_i, b)]
+    return [p for p, k in zip(points, keep, strict=True) if k]
+
+
+def _densify(points: Sequence[tuple[float, float]], max_gap: float) -> list[tuple[float, float]]:
+    out = [points[0]]
+    for (ax, ay), (bx, by) in itertools.pairwise(points):
+        n = max(1, math.ceil(math.hypot(bx - ax, by - ay) / max_gap))
+        out.extend((ax + (bx - ax) * i / n, ay + (by - ay) * i / n) for i in range(1, n + 1))
+    return out
+
+
+def _route_stretch(route: _Route, s0: float, s1: float) -> list[tuple[float, float]]:
+    """The route between `s0` and `s1` metres as a simplified polyline of (lat, lon)."""
+    inner = route.xy[bisect_right(route.cum, s0) : bisect_left(route.cum, s1)]
+    xy = _simplify([route.xy_at(s0), *inner, route.xy_at(s1)], _MAP_TOLERANCE_M)
+    return [route.latlon(x, y) for x, y in _densify(xy, _MAP_MAX_NODE_GAP_M)]
+
+
+def _loop_stretches(route: _Route, rng: random.Random) -> list[tuple[float, float, _Tags | None]]:
+    """Cut a loop into stretches of street or path, each with its tags (None: not mapped)."""
+    trail = route.kind == "trail"
+    low, high = _TRAIL_PIECE_M if trail else _CITY_PIECE_M
+    weights, choices = zip(*(_TRAIL_WAYS if trail else _CITY_WAYS), strict=True)
+    special: list[tuple[float, _Tags | None]] = []
+    if trail:
+        special.append((rng.uniform(600, 1500), _FOREST_ROAD))
+        if rng.random() < 0.5:
+            special.append((rng.uniform(150, 400), _UNTAGGED_PATH))
+    elif rng.random() < 0.7:
+        special += [(rng.uniform(150, 300), _PARK_PATH), (rng.uniform(120, 250), None)]
+    special_at = rng.uniform(0.3, 0.6) * route.length
+    out: list[tuple[float, float, _Tags | None]] = []
+    s = 0.0
+    while s < route.length:
+        if special and s >= special_at:
+            for length, tags in special:
+                end = min(s + length, route.length)
+                out.append((s, end, tags))
+                s = end
+            special = []
+            continue
+        end = s + rng.uniform(low, high)
+        if route.length - end < low / 2:
+            end = route.length
+        out.append((s, end, rng.choices(choices, weights)[0]))
+        s = end
+    return [(a, b, tags) for a, b, tags in out if b > a]
+
+
+def write_demo_map(path: Path, *, end: date, tz: ZoneInfo, weeks: int = 16, seed: int = 7) -> Path:
+    """Write an OSM XML extract of the demo athlete's neighbourhood and return its path.
+
+    The ways follow the routes of the GPS runs `plan_history` plans for the same arguments
+    (rebuilt with the same route code and rng as `encode_activity`, so tracks and map agree):
+    road loops as streets, footways and cycle paths (paved; some pass a park with a gravel
+    path and an unmapped shortcut), trail loops as dirt/ground/grass paths with a gravel forest
+    road, and the club's athletics track. A ``.gz`` path is written gzip-compressed.
+    Deterministic: the same arguments write the same bytes.
+    """
+    writer = _OsmWriter()
+    track_done = False
+    for pa in plan_history(end=end, tz=tz, weeks=weeks, seed=seed):
+        if not pa.has_gps:
+            continue
+        route = _route_for(pa, random.Random(pa.seed))
+        if route.kind == "track":
+            if not track_done:
+                oval = _simplify([_oval(i * 2.0) for i in range(201)], 0.3)
+                writer.add_way([route.latlon(x, y) for x, y in oval], _ATHLETICS_TRACK)
+                track_done = True
+            continue
+        rng = random.Random(pa.seed * 7919 + seed)
+        for s0, s1, tags in _loop_stretches(route, rng):
+            if tags is not None:
+                writer.add_way(_route_stretch(route, s0, s1), tags)
+    data = writer.xml().encode()
+    if path.suffix == ".gz":
+        data = gzip.compress(data, mtime=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
