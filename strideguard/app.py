@@ -8,7 +8,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.ingest import Importer
+from connector.ingest import Importer, SurfaceConfig
 from connector.sources import Limits
 from store.blobs import BlobStore
 from store.db import make_engine, migrate, session_factory
@@ -41,7 +41,20 @@ class App:
             self.blobs,
             workers=workers if workers is not None else self.settings.workers,
             limits=Limits(max_file_bytes=self.settings.max_file_bytes),
+            surfaces=self.surface_config(),
         )
+
+    def surface_config(self) -> SurfaceConfig:
+        """The map layer for surfaces: a local extract, else Overpass, else none (offline)."""
+        extract = self.settings.resolved_osm_extract()
+        if extract is not None:
+            return SurfaceConfig(osm_extract=extract.resolve())
+        if self.settings.overpass_url:
+            return SurfaceConfig(
+                overpass_url=self.settings.overpass_url,
+                cache_path=(self.settings.osm_dir / "overpass-cache.sqlite").resolve(),
+            )
+        return SurfaceConfig()
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -16,12 +16,13 @@ from strideguard import units
 from strideguard.analysis_service import analyse_athlete
 from strideguard.app import App
 from strideguard.cli_insights import finding_json
-from strideguard.demo_history import HR_MAX, HR_REST, write_history
+from strideguard.demo_history import HR_MAX, HR_REST, write_demo_map, write_history
 from strideguard.report import render_findings_table
 
 DEMO_HANDLE = "demo"
 DEMO_NAME = "Demo Runner"
 DEMO_TIME_ZONE = "Europe/Copenhagen"
+DEMO_MAP_NAME = "demo-neighbourhood.osm.gz"
 
 
 def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | None = None) -> int:
@@ -41,6 +42,11 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
         session.add(athlete)
         session.flush()
         athlete_id = athlete.id
+    # The demo's neighbourhood map (like an OSM extract of your city dropped into data/osm):
+    # it lets surface classification measure road versus trail instead of guessing.
+    map_path = app.settings.osm_dir / DEMO_MAP_NAME
+    map_path.parent.mkdir(parents=True, exist_ok=True)
+    write_demo_map(map_path, end=today, tz=tz, weeks=weeks)
     with tempfile.TemporaryDirectory(prefix="strideguard-demo-") as tmp:
         with console.status(f"Writing {weeks} weeks of FIT files…"):
             files = write_history(Path(tmp), end=today, tz=tz, weeks=weeks)

@@ -55,16 +55,17 @@ def render_findings(console: Console, items: Sequence[dict[str, Any]]) -> None:
 def render_findings_table(console: Console, items: Sequence[dict[str, Any]], *, title: str) -> None:
     """One line per finding (its first sentence): for long lists such as the demo's."""
     table = Table(title=title, show_lines=False)
-    for column in ("date", "rule", "severity", "evidence", "what"):
-        table.add_column(column, overflow="fold")
+    table.add_column("date", no_wrap=True)
+    table.add_column("rule · severity · evidence")
+    table.add_column("what", overflow="fold", ratio=1)
     for item in items:
         first_sentence = item["message"].split(". ")[0].rstrip(".") + "."
         style = SEVERITY_STYLE.get(item["severity"], "white")
         table.add_row(
             item["date"],
-            item["rule_id"],
-            Text(item["severity"], style=style),
-            item["evidence_grade"],
+            Text.assemble(
+                (item["rule_id"], style), f"\n{item['severity']} · {item['evidence_grade']}"
+            ),
             first_sentence,
         )
     console.print(table)

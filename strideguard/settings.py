@@ -26,6 +26,14 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Decoder processes for imports; 0 = one per CPU core."
     )
 
+    osm_extract: Path | None = Field(
+        default=None,
+        description="OSM extract (.osm, .osm.gz, .osm.bz2) for surfaces; default: data_dir/osm/*.",
+    )
+    overpass_url: str | None = Field(
+        default=None, description="Overpass-compatible endpoint for surfaces (used if no extract)."
+    )
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -35,6 +43,21 @@ class Settings(BaseSettings):
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
+
+    @property
+    def osm_dir(self) -> Path:
+        return self.data_dir / "osm"
+
+    def resolved_osm_extract(self) -> Path | None:
+        """The configured extract, else the first one dropped into ``data_dir/osm``."""
+        if self.osm_extract is not None:
+            return self.osm_extract
+        if not self.osm_dir.is_dir():
+            return None
+        found = sorted(
+            p for p in self.osm_dir.iterdir() if p.name.endswith((".osm", ".osm.gz", ".osm.bz2"))
+        )
+        return found[0] if found else None
 
     @property
     def workers(self) -> int:

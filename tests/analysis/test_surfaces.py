@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import fitdecode
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,6 +30,7 @@ from analysis.surfaces import (
     track_from_samples,
     weekly_surface_share,
 )
+from connector.fit import decode_fit
 
 START = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 LAT0, LON0 = 47.0, 8.0
@@ -432,55 +432,8 @@ def test_weekly_share_of_nothing() -> None:
 
 
 def decode_first_session(path: Path) -> DecodedActivity:
-    """The first session of a FIT file, decoded with plain fitdecode (test-only helper)."""
-    session: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
-    semicircle = 180.0 / 2**31
-    with fitdecode.FitReader(str(path)) as reader:
-        for message in reader:
-            if not isinstance(message, fitdecode.FitDataMessage):
-                continue
-            if message.name == "session" and not session:
-                session = {
-                    k: message.get_value(k, fallback=None)
-                    for k in ("sport", "sub_sport", "total_distance", "start_time")
-                }
-            elif message.name == "record":
-                lat = message.get_value("position_lat", fallback=None)
-                lon = message.get_value("position_long", fallback=None)
-                speed = message.get_value("enhanced_speed", fallback=None)
-                rows.append(
-                    {
-                        "timestamp": message.get_value("timestamp", fallback=None),
-                        "distance_m": message.get_value("distance", fallback=None),
-                        "speed_mps": speed
-                        if speed is not None
-                        else message.get_value("speed", fallback=None),
-                        "lat_deg": lat * semicircle if lat is not None else None,
-                        "lon_deg": lon * semicircle if lon is not None else None,
-                    }
-                )
-    data = pd.DataFrame(rows).dropna(subset=["timestamp"])
-    data["timestamp"] = pd.to_datetime(data["timestamp"], utc=True)
-    samples = data.set_index("timestamp").astype("float64").dropna(axis=1, how="all")
-    has_gps = "lat_deg" in samples
-    sub_sport = session.get("sub_sport")
-    return DecodedActivity(
-        sport=str(session.get("sport")),
-        sub_sport=None if sub_sport in (None, "generic") else str(sub_sport),
-        start=pd.Timestamp(session["start_time"]).tz_convert("UTC").to_pydatetime(),
-        local_offset_s=0,
-        elapsed_s=0.0,
-        moving_s=None,
-        distance_m=session.get("total_distance"),
-        ascent_m=None,
-        avg_hr=None,
-        max_hr=None,
-        has_gps=has_gps,
-        device=None,
-        partial=False,
-        samples=samples,
-    )
+    """The first session of a real FIT file, through the project's decoder."""
+    return decode_fit(path.read_bytes()).activities[0]
 
 
 def test_real_treadmill_file_is_all_treadmill(samples_dir: Path) -> None:

@@ -3,8 +3,10 @@ plant every situation the analysis rules look for."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import math
+import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,13 +19,20 @@ from zoneinfo import ZoneInfo
 import fitdecode
 import pytest
 
+from analysis.activity import DecodedActivity
+from analysis.model import SurfaceBreakdown, SurfaceMethod
+from analysis.surfaces import classify_surface, weekly_surface_share
+from connector.fit import decode_fit
+from connector.osm import OsmExtractLookup, read_extract_ways
 from strideguard.demo_history import (
+    HOME,
     HR_MAX,
     HR_REST,
     MIN_WEEKS,
     PlannedActivity,
     encode_activity,
     plan_history,
+    write_demo_map,
     write_history,
 )
 
@@ -366,3 +375,143 @@ def test_plan_is_deterministic_and_needs_enough_weeks() -> None:
     assert plan_history(end=END, tz=TZ) != plan_history(end=END, tz=TZ, seed=8)
     with pytest.raises(ValueError, match="at least"):
         plan_history(end=END, tz=TZ, weeks=MIN_WEEKS - 1)
+
+
+# -- the neighbourhood map ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_map(tmp_path_factory.mktemp("map") / "copenhagen.osm", end=END, tz=TZ)
+
+
+@dataclass(frozen=True)
+class Classified:
+    """A run as the importer sees it (`decode_fit`) and its surfaces with the demo map."""
+
+    activity: DecodedActivity
+    breakdown: SurfaceBreakdown
+
+    @property
+    def sub_sport(self) -> str:
+        return self.activity.sub_sport or ""
+
+    @property
+    def week(self) -> date:
+        return _monday(self.activity.local_date)
+
+    def share(self, *buckets: str) -> float:
+        b = self.breakdown
+        return sum(float(getattr(b, f"{name}_m")) for name in buckets) / b.total_m
+
+
+@pytest.fixture(scope="module")
+def classified(history: list[Path], demo_map: Path) -> list[Classified]:
+    lookup = OsmExtractLookup(demo_map)
+    out = []
+    for path in history:
+        (activity,) = decode_fit(path.read_bytes()).activities
+        breakdown = classify_surface(activity, lookup=lookup)
+        if breakdown is not None:
+            out.append(Classified(activity, breakdown))
+    assert lookup.reads == 1
+    return out
+
+
+def test_demo_map_is_a_small_valid_osm_extract_written_the_same_way_each_time(
+    demo_map: Path, tmp_path: Path
+) -> None:
+    data = demo_map.read_bytes()
+    assert len(data) < 600_000
+    root = ET.fromstring(data)
+    assert (root.tag, root.get("version")) == ("osm", "0.6")
+    nodes = {
+        n.get("id"): (float(n.get("lat", "")), float(n.get("lon", ""))) for n in root.iter("node")
+    }
+    assert len(nodes) == len(root.findall("node"))
+    bounds = root.find("bounds")
+    assert bounds is not None
+    assert float(bounds.get("minlat", "")) < HOME[0] < float(bounds.get("maxlat", ""))
+    assert float(bounds.get("minlon", "")) < HOME[1] < float(bounds.get("maxlon", ""))
+    assert all(55.55 < lat < 55.95 and 12.3 < lon < 12.8 for lat, lon in nodes.values())
+    tags: set[tuple[str, str]] = set()
+    ways = root.findall("way")
+    for way in ways:
+        refs = [nd.get("ref") for nd in way.iter("nd")]
+        assert len(refs) >= 2
+        assert all(ref in nodes for ref in refs)
+        tags |= {(t.get("k", ""), t.get("v", "")) for t in way.iter("tag")}
+    assert {
+        ("highway", "residential"),
+        ("highway", "footway"),
+        ("highway", "path"),
+        ("highway", "track"),
+        ("tracktype", "grade3"),
+        ("surface", "asphalt"),
+        ("surface", "paving_stones"),
+        ("surface", "dirt"),
+        ("surface", "ground"),
+        ("surface", "grass"),
+        ("leisure", "track"),
+        ("sport", "athletics"),
+        ("surface", "tartan"),
+    } <= tags
+    assert len(read_extract_ways(demo_map)) == len(ways)  # every way is something to run on
+
+    again = write_demo_map(tmp_path / "again.osm", end=END, tz=TZ)
+    assert again.read_bytes() == data
+    packed = write_demo_map(tmp_path / "again.osm.gz", end=END, tz=TZ)
+    assert gzip.decompress(packed.read_bytes()) == data
+    other = write_demo_map(tmp_path / "other.osm", end=END, tz=TZ, seed=8)
+    assert other.read_bytes() != data
+
+
+def test_demo_runs_are_classified_by_the_map(classified: list[Classified]) -> None:
+    road = [c for c in classified if c.sub_sport in ("street", "generic")]
+    trail = [c for c in classified if c.sub_sport == "trail"]
+    assert len(road) > 40
+    assert len(trail) >= 3
+    for c in road:
+        assert c.breakdown.method is SurfaceMethod.MAP
+        assert c.breakdown.confidence == pytest.approx(0.8)
+        assert c.share("hard") > 0.85
+        assert c.share("unknown") < 0.1
+    # a park shortcut nobody mapped: some road metres stay unknown, as with a real extract
+    assert sum(c.breakdown.unknown_m for c in road) > 0.005 * sum(c.breakdown.total_m for c in road)
+    for c in trail:
+        assert c.breakdown.method is SurfaceMethod.MAP
+        assert c.share("soft", "moderate") > 0.85
+        assert c.share("soft") > 0.6
+        assert c.share("hard") < 0.05
+    (treadmill,) = [c for c in classified if c.sub_sport == "treadmill"]
+    assert treadmill.breakdown.method is SurfaceMethod.INDOOR
+    assert treadmill.share("treadmill") == pytest.approx(1.0)
+    (track,) = [c for c in classified if c.sub_sport == "track"]
+    assert track.breakdown.method is SurfaceMethod.TRACK
+    assert track.share("moderate") == pytest.approx(1.0)
+
+
+def test_map_makes_the_recent_road_weeks_cross_the_hard_surface_threshold(
+    classified: list[Classified],
+) -> None:
+    weeks: dict[date, list[Classified]] = defaultdict(list)
+    for c in classified:
+        weeks[c.week].append(c)
+    full = [w for w in sorted(weeks) if w + timedelta(days=6) < END]
+    for week in full[-3:]:
+        runs = weeks[week]
+        assert {c.sub_sport for c in runs} == {"street"}
+        share = weekly_surface_share(c.breakdown for c in runs)
+        assert share.hard_share is not None
+        assert share.hard_share > 0.85
+        assert share.coverage >= 0.60
+        # the file alone (street prior, confidence 0.35) would never pass the coverage gate
+        priors = weekly_surface_share(classify_surface(c.activity) or c.breakdown for c in runs)
+        assert priors.coverage < 0.60
+    trail_weeks = [w for w in full[:-3] if any(c.sub_sport == "trail" for c in weeks[w])]
+    assert len(trail_weeks) >= 3
+    for week in trail_weeks:
+        share = weekly_surface_share(c.breakdown for c in weeks[week])
+        assert share.hard_share is not None
+        assert share.hard_share < 0.85
+        assert share.coverage >= 0.60
