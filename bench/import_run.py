@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.memory import PeakSampler
 from store.athletes import resolve_athlete
 from store.models import Activity
 from strideguard.app import App
@@ -40,19 +41,19 @@ def main() -> None:
         with app.sessions.begin() as session:
             athlete_id = resolve_athlete(session, "bench", create=True).id
         started = time.perf_counter()
-        report = app.importer().import_paths(athlete_id, inputs)
+        with PeakSampler() as sampler:
+            report = app.importer().import_paths(athlete_id, inputs)
         seconds = time.perf_counter() - started
         with app.sessions() as session:
             activities = session.scalar(select(func.count()).select_from(Activity)) or 0
         app.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "peak_mb": peak_mb,
-                "worker_peak_mb": worker_peak_mb,
+                "tree_peak_mb": sampler.peak_mb,
                 "activities": activities,
                 "failed": report.count("failed"),
             }

@@ -11,28 +11,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from analysis.activity import DecodedActivity, DecodedFile
+from analysis.activity import DecodedActivity
 from analysis.codec import derived_to_json
-from analysis.derive import derive_activity
 from analysis.model import ActivityDerived
-from analysis.surfaces import NoSurfaceLookup, SurfaceLookup, classify_surface
-from connector.errors import ConnectorError
-from connector.fit import decode_fit
-from connector.osm import OsmExtractLookup, OverpassLookup, WayCache
+from connector.decoding import DecodedResult, DecoderPool, SurfaceConfig, Ticket, decode_job
 from connector.sources import Limits, iter_sources
 from store.blobs import BlobStore, sha256_hex
 from store.models import (
@@ -100,58 +92,6 @@ class _Pending:
     sha256: str
 
 
-@dataclass(frozen=True, slots=True)
-class SurfaceConfig:
-    """Where the map layer of surface classification gets OSM tags (picklable for workers)."""
-
-    osm_extract: Path | None = None
-    overpass_url: str | None = None
-    cache_path: Path | None = None
-
-
-@functools.lru_cache(maxsize=4)
-def _surface_lookup(config: SurfaceConfig) -> SurfaceLookup:
-    """One lookup per worker process and configuration (its way cache is reused)."""
-    cache = WayCache(str(config.cache_path)) if config.cache_path else WayCache()
-    if config.osm_extract is not None:
-        return OsmExtractLookup(config.osm_extract, cache=cache)
-    if config.overpass_url:
-        return OverpassLookup(config.overpass_url, cache=cache)
-    return NoSurfaceLookup()
-
-
-@dataclass(frozen=True, slots=True)
-class _Decoded:
-    """A worker's answer: the file's activities without samples, and what was derived."""
-
-    file: DecodedFile
-    derived: tuple[ActivityDerived, ...]
-
-
-def _decode_job(data: bytes, surfaces: SurfaceConfig) -> _Decoded | str:
-    """Worker-side: decode, derive per-activity metrics, drop the samples; or say why not."""
-    try:
-        decoded = decode_fit(data)
-    except ConnectorError as exc:
-        return str(exc)
-    lookup = _surface_lookup(surfaces)
-    derived = tuple(
-        dataclasses.replace(
-            derive_activity(activity), surface=classify_surface(activity, lookup=lookup)
-        )
-        for activity in decoded.activities
-    )
-    empty = pd.DataFrame()
-    slim = dataclasses.replace(
-        decoded,
-        activities=tuple(
-            dataclasses.replace(a, samples=empty, laps=empty, sets=empty)
-            for a in decoded.activities
-        ),
-    )
-    return _Decoded(slim, derived)
-
-
 class Importer:
     """Imports FIT files for one athlete into the store. Reusable across calls."""
 
@@ -189,7 +129,7 @@ class Importer:
                 on_file(outcome)
 
         # Outcomes leave in input order: ready ones wait behind files still being decoded.
-        queue: deque[FileOutcome | tuple[_Pending, Future[_Decoded | str]]] = deque()
+        queue: deque[FileOutcome | tuple[_Pending, Ticket]] = deque()
         decoding = 0
 
         def drain(*, limit: int) -> None:
@@ -202,12 +142,12 @@ class Importer:
                 elif decoding > limit or head[1].done():
                     queue.popleft()
                     decoding -= 1
-                    emit(self._finish(athlete_id, *head))
+                    emit(self._finish(athlete_id, head[0], decoders.result(head[1])))
                 else:
                     return
 
         try:
-            with self._decoder() as submit:
+            with self._decoders() as decoders:
                 seen: set[str] = set()
                 for item in iter_sources(paths, limits=self._limits):
                     if item.status == "skipped":
@@ -222,7 +162,7 @@ class Importer:
                             queue.append(early)
                         else:
                             assert pending is not None
-                            queue.append((pending, submit(item.data)))
+                            queue.append((pending, decoders.submit(item.data)))
                             decoding += 1
                     drain(limit=2 * self._workers - 1)
                 drain(limit=-1)
@@ -245,12 +185,12 @@ class Importer:
                 )
             ).all()
         refreshed = 0
-        with self._decoder() as submit:
-            queue: deque[tuple[str, Future[_Decoded | str]]] = deque()
+        with self._decoders() as decoders:
+            queue: deque[tuple[str, Ticket]] = deque()
 
-            def finish(sha256: str, future: Future[_Decoded | str]) -> None:
+            def finish(sha256: str, ticket: Ticket) -> None:
                 nonlocal refreshed
-                result = future.result()
+                result = decoders.result(ticket)
                 if isinstance(result, str):
                     log.warning("raw file %s no longer decodes: %s", sha256, result)
                     return
@@ -270,7 +210,7 @@ class Importer:
                             refreshed += 1
 
             for _raw_id, sha256 in raws:
-                queue.append((sha256, submit(self._blobs.get(sha256))))
+                queue.append((sha256, decoders.submit(self._blobs.get(sha256))))
                 while len(queue) >= 2 * self._workers:
                     finish(*queue.popleft())
             while queue:
@@ -279,27 +219,10 @@ class Importer:
 
     # -- decoding -------------------------------------------------------------------------
 
-    @contextmanager
-    def _decoder(self) -> Iterator[Callable[[bytes], Future[_Decoded | str]]]:
-        """A submit function: a process pool when workers > 1, else inline (tests, 1 CPU)."""
-        if self._workers == 1:
-
-            def inline(data: bytes) -> Future[_Decoded | str]:
-                future: Future[_Decoded | str] = Future()
-                try:
-                    future.set_result(_decode_job(data, self._surfaces))
-                except Exception as exc:
-                    future.set_exception(exc)
-                return future
-
-            yield inline
-            return
-        # forkserver: workers start from a clean process, not a fork of one running threads
-        # (the progress bar) and holding database connections.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["connector.fit"])
-        with ProcessPoolExecutor(max_workers=self._workers, mp_context=context) as pool:
-            yield lambda data: pool.submit(_decode_job, data, self._surfaces)
+    def _decoders(self) -> DecoderPool:
+        return DecoderPool(
+            functools.partial(decode_job, surfaces=self._surfaces), workers=self._workers
+        )
 
     # -- database -------------------------------------------------------------------------
 
@@ -361,13 +284,8 @@ class Importer:
             return None, _Pending(path, raw.id, digest)
 
     def _finish(
-        self, athlete_id: int, pending: _Pending, future: Future[_Decoded | str]
+        self, athlete_id: int, pending: _Pending, result: DecodedResult | str
     ) -> FileOutcome:
-        try:
-            result = future.result()
-        except Exception as exc:  # a worker died or the decoder hit a bug: fail this file only
-            log.exception("decoder crashed on %s", pending.path)
-            result = f"decoder error: {type(exc).__name__}: {exc}"
         with self._sessions.begin() as session:
             raw = session.get_one(RawFile, pending.raw_file_id)
             if isinstance(result, str):
@@ -388,7 +306,7 @@ class Importer:
 
 
 def _store_activities(
-    session: Session, athlete_id: int, raw: RawFile, decoded: _Decoded
+    session: Session, athlete_id: int, raw: RawFile, decoded: DecodedResult
 ) -> tuple[list[int], int]:
     """Insert the file's activities that are not already stored; return (all ids, new count)."""
     ids: list[int] = []
