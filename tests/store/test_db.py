@@ -38,7 +38,7 @@ def test_migrations_create_every_table(engine: Engine) -> None:
 def test_migrate_twice_is_harmless(engine: Engine) -> None:
     migrate(engine)
     with engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
 
 
 def test_aware_datetimes_round_trip_as_utc(sessions: sessionmaker[Session]) -> None:

@@ -1,0 +1,3 @@
+"""Tables of the alerts: notification settings and the delivery ledger."""
+
+from __future__ import annotations
