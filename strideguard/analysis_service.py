@@ -28,6 +28,7 @@ from analysis.model import (
     Sex,
     StrengthLog,
 )
+from analysis.plausibility import screen
 from analysis.rules import DEFAULT_CONFIG, Analysis, RuleConfig, analyse
 from store import models
 
@@ -97,7 +98,7 @@ def analyse_athlete(
         .where(models.Activity.athlete_id == athlete.id)
         .order_by(models.Activity.start_utc, models.Activity.id)
     ).all()
-    summaries = [summary_of(row) for row in rows]
+    summaries, flagged = screen([summary_of(row) for row in rows])
     since = as_of - HR_MAX_LOOKBACK
     basis = resolve_hr_basis(
         profile,
@@ -112,7 +113,10 @@ def analyse_athlete(
         s.id: activity_load(s, basis, profile, threshold_speed_mps=threshold) for s in summaries
     }
     for row in rows:
-        load = loads[row.id]
+        load = loads.get(row.id)
+        if load is None:  # implausible: not trusted, so no load either
+            row.load, row.load_method, row.zone_minutes = None, None, None
+            continue
         row.load = round(load.load, 2)
         row.load_method = load.method
         row.zone_minutes = [round(m, 2) for m in load.zone_minutes]
@@ -138,6 +142,8 @@ def analyse_athlete(
         as_of=as_of,
         config=config or DEFAULT_CONFIG,
     )
+    if "implausible_activity" not in profile.muted_rules:
+        result.findings.extend(flagged)
     _store_findings(session, athlete.id, result)
     return AthleteAnalysis(result, basis, threshold, loads)
 

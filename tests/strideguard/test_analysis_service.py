@@ -151,3 +151,23 @@ def test_no_findings_left_behind_when_the_athlete_is_deleted(
         session.delete(session.get_one(models.Athlete, athlete))
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(models.Finding)) == 0
+
+
+def test_an_absurd_run_is_flagged_not_trusted(
+    sessions: sessionmaker[Session], athlete: int
+) -> None:
+    with sessions.begin() as session:
+        bogus = _run(athlete, AS_OF - timedelta(days=3), 300.0)
+        bogus.moving_s = bogus.elapsed_s = 3 * 3600.0  # 100 km/h: a car, not a runner
+        session.add(bogus)
+        session.flush()
+        result = analyse_athlete(session, session.get_one(models.Athlete, athlete), as_of=AS_OF)
+        findings = _findings(session, athlete)
+    flagged = [f for f in findings if f.rule_id == "implausible_activity"]
+    assert [f.subject for f in flagged] == [f"activity:{bogus.id}"]
+    assert "300.0 km run" in flagged[0].message
+    assert bogus.id not in result.loads
+    # Not trusted, so it neither counts as a spike nor raises the reference for the 12 km run.
+    spikes = [f for f in findings if f.rule_id == "single_run_spike"]
+    assert [s.subject for s in spikes] != [f"activity:{bogus.id}"]
+    assert result.analysis.ceiling.longest_km == pytest.approx(12.0)
