@@ -199,6 +199,10 @@ cli.command()(cli_insights.report)
 cli.command()(cli_insights.recompute)
 cli.command()(cli_logs.profile)
 cli.add_typer(cli_logs.log_cli, name="log")
+from strideguard import cli_strava  # noqa: E402
+
+cli.add_typer(cli_strava.strava_cli, name="strava")
+cli.add_typer(cli_strava.keys_cli, name="keys")
 
 
 def main() -> None:

@@ -34,6 +34,60 @@ class Settings(BaseSettings):
         default=None, description="Overpass-compatible endpoint for surfaces (used if no extract)."
     )
 
+    # -- web app ---------------------------------------------------------------------------
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs session cookies and links; default: a random key kept in "
+        "data_dir/secret_key (created on first use).",
+    )
+    session_hours: float = Field(
+        default=14 * 24, gt=0, description="How long a browser stays signed in, in hours."
+    )
+    max_upload_mb: float = Field(
+        default=200.0, gt=0, description="Largest upload request (all files together)."
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark cookies Secure (set when served over HTTPS behind a proxy).",
+    )
+
+    strava_client_id: int | None = Field(
+        default=None, description="Strava API application id (strava.com/settings/api)."
+    )
+    strava_client_secret: str | None = Field(
+        default=None, description="Strava API application secret."
+    )
+    strava_verify_token: str | None = Field(
+        default=None, description="Secret echoed by Strava when the webhook is subscribed."
+    )
+    strava_token_keys: str | None = Field(
+        default=None,
+        description=(
+            "Comma-separated Fernet keys for the Strava tokens at rest; the first encrypts, "
+            "all decrypt (rotate: put a new key first, run `strideguard keys rotate`)."
+        ),
+    )
+    strava_retention_days: int = Field(
+        default=7, ge=0, description="Days raw Strava payloads are kept (Strava's terms)."
+    )
+    strava_backfill_days: int = Field(
+        default=90, ge=1, le=3650, description="Days of history fetched after linking Strava."
+    )
+
+    # -- alerts: e-mail over SMTP, one-click links -------------------------------------------
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: no e-mail.")
+    smtp_port: int = Field(default=587, gt=0, lt=65536, description="587 STARTTLS, 465 TLS.")
+    smtp_user: str | None = Field(default=None, description="SMTP login (optional).")
+    smtp_password: str | None = Field(default=None, description="SMTP password (optional).")
+    smtp_starttls: bool = Field(default=True, description="Upgrade with STARTTLS.")
+    smtp_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
+    mail_from: str = Field(
+        default="Strideguard <strideguard@localhost>", description="The From of e-mails."
+    )
+    base_url: str = Field(
+        default="http://localhost:8000", description="Public URL of the web app, for links."
+    )
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -66,3 +120,7 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
