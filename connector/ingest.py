@@ -320,35 +320,41 @@ def _store_activities(
                 Activity.source_id == source_id,
             )
         )
-        twin = (
-            existing if existing is not None else _find_twin(session, athlete_id, decoded_activity)
-        )
-        if twin is not None:
-            ids.append(twin)
+        if existing is not None:
+            ids.append(existing)
             continue
+        twin = _find_twin(session, athlete_id, decoded_activity)
+        if twin is not None and twin.source is not ActivitySource.STRAVA:
+            ids.append(twin.id)
+            continue
+        if twin is not None:
+            # The athlete's own file is the system of record: its numbers replace the copy
+            # that came from Strava (the Strava sync links the two again on its next pass).
+            session.delete(twin)
+            session.flush()
         activity = _insert_activity(session, athlete_id, raw, source_id, decoded_activity, derived)
         ids.append(activity.id)
         new += 1
     return ids, new
 
 
-def _find_twin(session: Session, athlete_id: int, candidate: DecodedActivity) -> int | None:
+def _find_twin(session: Session, athlete_id: int, candidate: DecodedActivity) -> Activity | None:
     """The stored activity this one duplicates (same sport, start +-60 s, duration +-5 %)."""
-    rows = session.execute(
-        select(Activity.id, Activity.elapsed_s).where(
+    rows = session.scalars(
+        select(Activity).where(
             Activity.athlete_id == athlete_id,
             Activity.sport == candidate.sport,
             Activity.start_utc >= candidate.start - TWIN_START_WINDOW,
             Activity.start_utc <= candidate.start + TWIN_START_WINDOW,
         )
     )
-    for activity_id, elapsed_s in rows:
-        longest = max(elapsed_s, candidate.elapsed_s)
+    for row in rows:
+        longest = max(row.elapsed_s, candidate.elapsed_s)
         if (
             longest == 0
-            or abs(elapsed_s - candidate.elapsed_s) <= TWIN_DURATION_TOLERANCE * longest
+            or abs(row.elapsed_s - candidate.elapsed_s) <= TWIN_DURATION_TOLERANCE * longest
         ):
-            return int(activity_id)
+            return row
     return None
 
 

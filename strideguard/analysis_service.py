@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import get_args
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
@@ -81,7 +81,15 @@ def summary_of(row: models.Activity) -> ActivitySummary:
         max_hr=row.max_hr,
         rpe=row.rpe,
         derived=derived_from_json(row.derived) if row.derived else None,
+        gear_km=_gear_km(row.derived),
     )
+
+
+def _gear_km(derived: dict[str, Any] | None) -> float | None:
+    """Shoe distance, where a source knew it (Strava's detailed activity carries the gear)."""
+    gear = (derived or {}).get("gear") or {}
+    distance_m = gear.get("distance_m")
+    return float(distance_m) / 1000 if distance_m else None
 
 
 def analyse_athlete(

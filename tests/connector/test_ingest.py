@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import connector.ingest
+from connector.fit import decode_fit
 from connector.ingest import Importer
 from connector.sources import Limits
 from store.blobs import BlobStore
-from store.models import Activity, Athlete, IngestJob, JobStatus, RawFile, RawFileStatus
+from store.models import (
+    Activity,
+    ActivitySource,
+    Athlete,
+    IngestJob,
+    JobStatus,
+    RawFile,
+    RawFileStatus,
+)
 
 RUN = "thomaschampagne__elevate__kaiteriteri.fit"  # Garmin FR945 run, 1 session
 TREADMILL = "thomaschampagne__elevate__treadmill.fit"
@@ -234,3 +244,34 @@ def test_parallel_import_matches_serial(
         EMPTY: "failed",
     }
     assert _activity_count(sessions) == 6
+
+
+def test_a_fit_file_replaces_the_same_activity_from_strava(
+    importer: Importer,
+    sessions: sessionmaker[Session],
+    athlete_id: int,
+    samples_dir: Path,
+) -> None:
+    (run,) = decode_fit((samples_dir / RUN).read_bytes()).activities
+    with sessions.begin() as session:
+        session.add(
+            Activity(
+                athlete_id=athlete_id,
+                source=ActivitySource.STRAVA,
+                source_id="1234567890",
+                sport="running",
+                sub_sport=None,
+                start_utc=run.start + timedelta(seconds=20),
+                local_offset_s=run.local_offset_s,
+                local_date=run.local_date,
+                elapsed_s=run.elapsed_s * 1.02,
+                distance_m=(run.distance_m or 0) * 0.97,
+                has_gps=True,
+            )
+        )
+    report = importer.import_paths(athlete_id, [samples_dir / RUN])
+    assert report.files[0].status == "imported"
+    with sessions() as session:
+        (only,) = session.scalars(select(Activity)).all()
+    assert only.source == ActivitySource.FIT
+    assert only.distance_m == run.distance_m  # the file's own numbers win
