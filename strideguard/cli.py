@@ -191,7 +191,12 @@ def demo(
         run_demo(app, console=console, weeks=weeks)
 
 
-from strideguard import cli_insights, cli_logs  # noqa: E402 (commands register on `cli`)
+from strideguard import cli_alerts, cli_insights, cli_logs  # noqa: E402 (commands register on `cli`)
+
+cli.command()(cli_alerts.digest)
+cli.command()(cli_alerts.deliveries)
+cli.command()(cli_alerts.scheduler)
+cli.add_typer(cli_alerts.notify_cli, name="notify")
 
 cli.command()(cli_insights.findings)
 cli.command()(cli_insights.load)
