@@ -8,7 +8,9 @@ function of HR alone.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -20,7 +22,6 @@ from analysis.model import (
     ActivitySummary,
     AthleteProfile,
     HeartRateBasis,
-    LoadMethod,
     Sex,
 )
 
@@ -120,12 +121,57 @@ def _trimp_weight(hr: FloatArray, basis: HeartRateBasis, sex: Sex) -> FloatArray
     return weight
 
 
+# Per-bpm lookup tables. A histogram's keys are integer bpm, and both the TRIMP weight and the
+# zone are functions of the bpm alone (under one HR basis / zone setting), so they are computed
+# once per setting for every integer bpm in range, with the very same array expressions, and
+# looked up per histogram; the sums over the histogram are then taken exactly as before (`np.dot`
+# of the same arrays; zone totals added in histogram order, as `np.bincount` adds them). A key
+# outside the tables (not an integer in 0..TABLE_MAX_BPM) falls back to the array computation.
+TABLE_MAX_BPM = 300
+_TABLE_BPM = np.arange(TABLE_MAX_BPM + 1, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=1024)
+def _weight_table(hr_max: float, hr_rest: float, sex: Sex) -> dict[int, float]:
+    basis = HeartRateBasis(
+        hr_max=hr_max, hr_rest=hr_rest, hr_max_estimated=False, hr_rest_estimated=False
+    )
+    weights: list[float] = _trimp_weight(_TABLE_BPM, basis, sex).tolist()
+    return dict(enumerate(weights))
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone_table(floors: tuple[float, ...], hr_max: float) -> dict[int, int]:
+    zone = _zone_of(_TABLE_BPM, np.asarray(floors, dtype=np.float64), hr_max)
+    zones: list[int] = zone.tolist()
+    return dict(enumerate(zones))
+
+
+def _zone_of(bpm: FloatArray, floors: FloatArray, hr_max: float) -> npt.NDArray[np.intp]:
+    """Zn starts at its floor: the number of floors with `bpm x 100 >= floor x HR max`."""
+    zone: npt.NDArray[np.intp] = (bpm[:, None] * 100.0 >= floors[None, :] * hr_max).sum(axis=1)
+    return zone
+
+
+def _trimp(hist: Mapping[int, float], basis: HeartRateBasis, sex: Sex) -> float:
+    """TRIMP of a non-empty histogram."""
+    seconds = np.fromiter(hist.values(), dtype=np.float64, count=len(hist))
+    table = _weight_table(basis.hr_max, basis.hr_rest, sex)
+    try:
+        if len(hist) == 1:
+            weight = np.array([table[next(iter(hist))]], dtype=np.float64)
+        else:  # one C-level lookup of every key
+            weight = np.array(operator.itemgetter(*hist)(table), dtype=np.float64)
+    except KeyError:  # a bpm outside the table
+        weight = _trimp_weight(_histogram_arrays(hist)[0], basis, sex)
+    return float(np.dot(seconds / 60.0, weight))
+
+
 def trimp_from_histogram(hist: Mapping[int, float], basis: HeartRateBasis, sex: Sex) -> float:
     """Banister TRIMP integrated over the HR histogram (seconds at each bpm)."""
     if not hist:
         return 0.0
-    bpm, seconds = _histogram_arrays(hist)
-    return float(np.dot(seconds / 60.0, _trimp_weight(bpm, basis, sex)))
+    return _trimp(hist, basis, sex)
 
 
 def trimp_from_average(avg_hr: float, minutes: float, basis: HeartRateBasis, sex: Sex) -> float:
@@ -148,16 +194,58 @@ def zone_minutes(
     The comparison is `bpm x 100 >= floor x HR max`, in exact arithmetic for integer inputs, so
     a reading exactly on a boundary (160 bpm at 80 % of 200) lands in the upper zone.
     """
+    floors = _zone_floors(floors_pct)
+    if not hist:
+        return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return _zone_minutes(hist, floors, basis.hr_max)
+
+
+def _zone_floors(floors_pct: Sequence[float] | None) -> tuple[float, ...]:
+    """The validated floors (cached per distinct floors); ValueError when invalid."""
+    try:
+        key = None if floors_pct is None else tuple(floors_pct)
+        floors = _cached_zone_floors(key)
+    except TypeError:  # unhashable items: validate without the cache
+        floors = _validated_floors(floors_pct)
+    if floors is None:
+        raise ValueError(f"zone floors must be 5 increasing percentages, got {floors_pct!r}")
+    return floors
+
+
+def _validated_floors(floors_pct: Sequence[float] | None) -> tuple[float, ...] | None:
     floors = np.asarray(floors_pct if floors_pct is not None else DEFAULT_ZONE_FLOORS_PCT, float)
     if floors.shape != (5,) or np.any(np.diff(floors) <= 0):
-        raise ValueError(f"zone floors must be 5 increasing percentages, got {floors_pct!r}")
-    totals = np.zeros(6)
-    if hist:
-        bpm, seconds = _histogram_arrays(hist)
-        zone = (bpm[:, None] * 100.0 >= floors[None, :] * basis.hr_max).sum(axis=1)
-        totals = np.bincount(zone, weights=seconds, minlength=6) / 60.0
-    z0, z1, z2, z3, z4, z5 = (float(v) for v in totals)
-    return (z0, z1, z2, z3, z4, z5)
+        return None
+    valid: list[float] = floors.tolist()
+    return tuple(valid)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_zone_floors(floors_pct: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    return _validated_floors(floors_pct)
+
+
+def _zone_minutes(
+    hist: Mapping[int, float], floors: tuple[float, ...], hr_max: float
+) -> ZoneMinutes:
+    """Zone minutes of a non-empty histogram, summed per zone in histogram order."""
+    table = _zone_table(floors, hr_max)
+    totals = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    try:
+        for bpm, seconds in hist.items():
+            totals[table[bpm]] += seconds
+    except KeyError:  # a bpm outside the table
+        bpm_array, seconds_array = _histogram_arrays(hist)
+        zone = _zone_of(bpm_array, np.asarray(floors, dtype=np.float64), hr_max)
+        totals = np.bincount(zone, weights=seconds_array, minlength=6).tolist()
+    return (
+        totals[0] / 60.0,
+        totals[1] / 60.0,
+        totals[2] / 60.0,
+        totals[3] / 60.0,
+        totals[4] / 60.0,
+        totals[5] / 60.0,
+    )
 
 
 # -- activity load ----------------------------------------------------------------------------
@@ -195,25 +283,22 @@ def activity_load(
     hist = summary.derived.hr_seconds_by_bpm if summary.derived is not None else {}
     zones: ZoneMinutes = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     if hist:
-        zones = zone_minutes(hist, basis, profile.zone_floors_pct)
-
-    def result(load: float, method: LoadMethod) -> ActivityLoad:
-        return ActivityLoad(load=load, method=method, zone_minutes=zones)
+        zones = _zone_minutes(hist, _zone_floors(profile.zone_floors_pct), basis.hr_max)
 
     hist_s = float(sum(hist.values()))
     if hist_s >= MIN_HISTOGRAM_S and hist_s >= MIN_HISTOGRAM_COVERAGE * duration_s:
-        load = trimp_from_histogram(hist, basis, profile.sex)
+        load = _trimp(hist, basis, profile.sex)
         if _plausible(load, duration_s):
-            return result(load, "trimp_samples")
+            return ActivityLoad(load=load, method="trimp_samples", zone_minutes=zones)
 
     avg_hr = summary.avg_hr
     if avg_hr is not None and HR_CREDIBLE_MIN <= avg_hr <= HR_CREDIBLE_MAX and duration_s > 0:
         load = trimp_from_average(avg_hr, minutes, basis, profile.sex)
         if _plausible(load, duration_s):
-            return result(load, "trimp_avg_hr")
+            return ActivityLoad(load=load, method="trimp_avg_hr", zone_minutes=zones)
 
     if summary.rpe is not None and 0.0 <= summary.rpe <= 10.0 and duration_s > 0:
-        return result(summary.rpe * minutes, "session_rpe")
+        return ActivityLoad(load=summary.rpe * minutes, method="session_rpe", zone_minutes=zones)
 
     threshold = profile.threshold_speed_mps or threshold_speed_mps
     if (
@@ -227,9 +312,9 @@ def activity_load(
         speed = summary.distance_m / duration_s
         load = duration_s / 3600.0 * (speed / threshold) ** 2 * 100.0
         if _plausible(load, duration_s):
-            return result(load, "pace")
+            return ActivityLoad(load=load, method="pace", zone_minutes=zones)
 
-    return result(0.0, "none")
+    return ActivityLoad(load=0.0, method="none", zone_minutes=zones)
 
 
 def estimate_threshold_speed(runs: Sequence[ActivitySummary]) -> float | None:

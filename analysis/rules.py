@@ -16,6 +16,7 @@ for the digest, and the ACWR is context only. Messages describe load, never diag
 from __future__ import annotations
 
 import bisect
+import collections
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -261,11 +262,21 @@ def _make(
 
 
 def _dates(daily: pd.DataFrame) -> list[date]:
-    return [ts.date() for ts in pd.DatetimeIndex(daily.index)]
+    return history._index_dates(daily.index)
 
 
 def _episodes(mask: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
     """(first, last) indices of each run of consecutive True values."""
+    flags = np.asarray(mask, dtype=bool)
+    if flags.ndim != 1 or flags.size == 0:
+        return _episodes_loop(mask)
+    edges = np.diff(flags.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    firsts = np.flatnonzero(edges == 1).tolist()
+    lasts = (np.flatnonzero(edges == -1) - 1).tolist()
+    return list(zip(firsts, lasts, strict=True))
+
+
+def _episodes_loop(mask: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     begin: int | None = None
     for i, flag in enumerate(mask):
@@ -315,17 +326,30 @@ def single_run_spike(
     }
     runs = sorted((a for a in activities if history.is_run(a)), key=lambda a: a.start)
     starts = [a.start for a in runs]
+    # `history.longest_run_before` for every run at once: the reference of each run is the
+    # maximum, by (distance, start), over the runs with a distance that started in
+    # [start - window, start). Both window ends only move forward through the sorted runs, so
+    # a monotonic deque of candidates gives each maximum in amortised O(1). On equal keys the
+    # earlier run stays in front, as `max` keeps the first of equal items.
+    measured = [a for a in runs if (a.distance_m or 0.0) > 0]
+    keys = [(a.distance_m or 0.0, a.start) for a in measured]
+    candidates: collections.deque[int] = collections.deque()
+    pushed = 0
     for run in runs:
         km = (run.distance_m or 0.0) / 1000.0
         if km <= 0 or run.local_date > as_of:
             continue
-        # Only runs that started in [start - window, start) can matter: bisect, don't rescan.
-        lo = bisect.bisect_left(starts, run.start - window)
-        hi = bisect.bisect_left(starts, run.start)
-        ref = history.longest_run_before(
-            runs[lo:hi], before=run.start, days=config.spike_window_days
-        )
+        first = run.start - window
+        while pushed < len(measured) and measured[pushed].start < run.start:
+            while candidates and keys[candidates[-1]] < keys[pushed]:
+                candidates.pop()
+            candidates.append(pushed)
+            pushed += 1
+        while candidates and measured[candidates[0]].start < first:
+            candidates.popleft()
+        ref = measured[candidates[0]] if candidates else None
         if ref is None:
+            hi = bisect.bisect_left(starts, run.start)
             last = history.last_run_before(runs[:hi], before=run.start)
             if last is None or last.start >= run.start - window:
                 continue  # first run of the history, or recent runs without a distance
@@ -408,6 +432,12 @@ def run_ceiling(
     ceiling = history.run_ceiling(
         activities, as_of=as_of, days=config.ceiling_window_days, factor=config.ceiling_factor
     )
+    return _run_ceiling_findings(ceiling, as_of=as_of, config=config, units=units)
+
+
+def _run_ceiling_findings(
+    ceiling: history.RunCeiling, *, as_of: date, config: RuleConfig, units: str
+) -> list[Finding]:
     thresholds = {"window_days": config.ceiling_window_days, "factor": config.ceiling_factor}
     if ceiling.longest_km is None or ceiling.ceiling_km is None:
         message = (
@@ -466,15 +496,24 @@ def intensity_spike(daily: pd.DataFrame, *, config: RuleConfig = DEFAULT_CONFIG)
     mask = np.zeros(n, dtype=bool)
     acute = np.full(n, np.nan)
     weekly_base = np.full(n, np.nan)
-    for i in range(acute_n + base_n - 1, n):
-        a = float(hard[i - acute_n + 1 : i + 1].sum())
-        base_slice = slice(i - acute_n - base_n + 1, i - acute_n + 1)
-        base_hr = float(hr[base_slice].sum())
-        if base_hr <= 0 or base_hr < config.intensity_min_hr_coverage * minutes[base_slice].sum():
-            continue
-        b = float(hard[base_slice].sum()) * 7.0 / base_n
-        acute[i], weekly_base[i] = a, b
-        mask[i] = a >= config.intensity_floor_min and a > config.intensity_ratio * b
+    first_day = acute_n + base_n - 1
+    if n > first_day:
+        # Day i (from first_day on): acute window [i - acute_n + 1, i], baseline window the
+        # base_n days before it. Row sums of contiguous window copies reduce exactly as the
+        # 1-D slice sums would (same summation order).
+        acute_sum = _window_sums(hard, acute_n)[first_day - acute_n + 1 :]
+        base_hard = _window_sums(hard, base_n)[: n - first_day]
+        base_hr = _window_sums(hr, base_n)[: n - first_day]
+        base_minutes = _window_sums(minutes, base_n)[: n - first_day]
+        judged = ~((base_hr <= 0) | (base_hr < config.intensity_min_hr_coverage * base_minutes))
+        base_week = base_hard * 7.0 / base_n
+        acute[first_day:] = np.where(judged, acute_sum, np.nan)
+        weekly_base[first_day:] = np.where(judged, base_week, np.nan)
+        mask[first_day:] = (
+            judged
+            & (acute_sum >= config.intensity_floor_min)
+            & (acute_sum > config.intensity_ratio * base_week)
+        )
     findings: list[Finding] = []
     for first, last in _episodes(mask):
         a, b = float(acute[first]), float(weekly_base[first])
@@ -514,11 +553,18 @@ def intensity_spike(daily: pd.DataFrame, *, config: RuleConfig = DEFAULT_CONFIG)
     return findings
 
 
+def _window_sums(values: np.ndarray, size: int) -> np.ndarray:
+    """`values[j : j + size].sum()` for every j, as one array."""
+    windows = np.lib.stride_tricks.sliding_window_view(values, size)
+    sums: np.ndarray = np.ascontiguousarray(windows).sum(axis=1)
+    return sums
+
+
 # -- weekly_progression ----------------------------------------------------------------------------
 
 
 def _weeks(weekly: pd.DataFrame) -> list[date]:
-    return [ts.date() for ts in pd.DatetimeIndex(weekly.index)]
+    return history._index_dates(weekly.index)
 
 
 def weekly_progression(
@@ -976,17 +1022,20 @@ def analyse(
         [a.local_date for a in acts] + [s.local_date for s in logs] + [p.local_date for p in pains],
         default=as_of,
     )
-    daily = history.daily_table(acts, loads, start=start, end=as_of, strength_logs=logs)
-    weekly = history.weekly_table(
-        acts, loads, start=start, end=as_of, strength_logs=logs, daily=daily
-    )
+    # = history.daily_table(...) and history.weekly_table(..., daily=daily), sharing arrays
+    daily, weekly = history._tables(acts, loads, start=start, end=as_of, strength_logs=logs)
     units = profile.units
     goal = (
         config.strength_goal if config.strength_goal is not None else profile.strength_goal_per_week
     )
+    ceiling = history.run_ceiling(
+        acts, as_of=as_of, days=config.ceiling_window_days, factor=config.ceiling_factor
+    )
     rules: dict[str, Callable[[], list[Finding]]] = {
         "single_run_spike": lambda: single_run_spike(acts, as_of=as_of, config=config, units=units),
-        "run_ceiling": lambda: run_ceiling(acts, as_of=as_of, config=config, units=units),
+        "run_ceiling": lambda: _run_ceiling_findings(
+            ceiling, as_of=as_of, config=config, units=units
+        ),
         "intensity_spike": lambda: intensity_spike(daily, config=config),
         "weekly_progression": lambda: weekly_progression(
             weekly, as_of=as_of, config=config, units=units
@@ -1003,9 +1052,6 @@ def analyse(
     for rule_id in RULE_IDS:
         if rule_id not in profile.muted_rules:
             findings.extend(rules[rule_id]())
-    ceiling = history.run_ceiling(
-        acts, as_of=as_of, days=config.ceiling_window_days, factor=config.ceiling_factor
-    )
     return Analysis(
         as_of=as_of, daily=daily, weekly=weekly, ceiling=ceiling, findings=_dedupe(findings)
     )
