@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from sqlalchemy import delete, select
 
+from alerts import timing
+from alerts.digest import build_digest, load_digest_inputs
+from alerts.links import LinkSigner
+from alerts.render import digest_links, render_html, render_text, subject
 from store.models import Activity, Athlete, Finding
 from strideguard import units
 from strideguard.analysis_service import analyse_athlete
 from strideguard.app import App
 from strideguard.cli_insights import finding_json
 from strideguard.demo_history import HR_MAX, HR_REST, write_demo_map, write_history
+from strideguard.instance_secret import secret_key
 from strideguard.report import render_findings_table
 
 DEMO_HANDLE = "demo"
@@ -64,6 +69,7 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
                 .order_by(Finding.local_date, Finding.rule_id)
             )
         ]
+    digest_paths = _write_digest(app, athlete, today=today)
     elapsed = time.perf_counter() - started
     with app.sessions() as session:
         stored = session.scalars(
@@ -84,7 +90,27 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
     rules = sorted({f["rule_id"] for f in findings})
     console.print(f"{len(findings)} findings from {len(rules)} rules: {', '.join(rules)}")
     console.print(
+        "The weekly prevention digest for the week just ended: "
+        + ", ".join(str(p) for p in digest_paths)
+    )
+    console.print(
         "Next: [bold]strideguard report[/] for the weekly summary, "
         "[bold]strideguard activities[/] for the list."
     )
     return athlete_id
+
+
+def _write_digest(app: App, athlete: Athlete, *, today: date) -> tuple[Path, Path]:
+    """The demo athlete's digest of the local week just ended, as text and HTML files."""
+    monday = timing.week_monday(today) - timedelta(days=7)
+    with app.sessions() as session:
+        data = build_digest(load_digest_inputs(session, athlete, monday))
+    now = datetime.now(UTC)
+    links = digest_links(LinkSigner(secret_key(app.settings), app.settings.base_url), data, now=now)
+    out = app.settings.data_dir / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    label = timing.iso_week_label(monday)
+    text_path, html_path = out / f"digest-{label}.txt", out / f"digest-{label}.html"
+    text_path.write_text(f"Subject: {subject(data)}\n\n{render_text(data, links)}")
+    html_path.write_text(render_html(data, links))
+    return text_path.resolve(), html_path.resolve()

@@ -34,7 +34,7 @@ def demo_runner(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_demo_imports_its_history_and_finds_every_planted_situation(
-    demo_runner: CliRunner,
+    demo_runner: CliRunner, tmp_path: Path
 ) -> None:
     activities = json.loads(demo_runner.invoke(cli, ["activities", "--json"]).stdout)
     sub_sports = {a["sub_sport"] for a in activities}
@@ -50,6 +50,12 @@ def test_demo_imports_its_history_and_finds_every_planted_situation(
         f["inputs"]["sessions"] for f in findings if f["rule_id"] == "missing_strength"
     ]
     assert {0, 1} <= set(strength_weeks)
+
+    digests = sorted((tmp_path / "data" / "demo").glob("digest-*"))
+    assert [p.suffix for p in digests] == [".html", ".txt"]
+    text = digests[1].read_text()
+    assert "single-run ceiling" in text.lower()
+    assert "not a diagnosis" in text
 
     # Running it again starts the demo athlete afresh: same history, nothing doubled.
     again = demo_runner.invoke(cli, ["demo"])
