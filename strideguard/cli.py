@@ -197,7 +197,6 @@ cli.command()(cli_alerts.digest)
 cli.command()(cli_alerts.deliveries)
 cli.command()(cli_alerts.scheduler)
 cli.add_typer(cli_alerts.notify_cli, name="notify")
-
 cli.command()(cli_insights.findings)
 cli.command()(cli_insights.load)
 cli.command()(cli_insights.report)
@@ -208,6 +207,11 @@ from strideguard import cli_strava  # noqa: E402
 
 cli.add_typer(cli_strava.strava_cli, name="strava")
 cli.add_typer(cli_strava.keys_cli, name="keys")
+
+from strideguard import cli_web  # noqa: E402
+
+cli.command()(cli_web.serve)
+cli.add_typer(cli_web.user_cli, name="user")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The web app: accounts, pages, uploads and the JSON API (``create_app``)."""
