@@ -23,6 +23,7 @@ from strideguard.cli_insights import finding_json
 from strideguard.demo_history import HR_MAX, HR_REST, write_demo_map, write_history
 from strideguard.instance_secret import secret_key
 from strideguard.report import render_findings_table
+from strideguard.web.auth import ensure_demo_user
 
 DEMO_HANDLE = "demo"
 DEMO_NAME = "Demo Runner"
@@ -70,6 +71,7 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
             )
         ]
     digest_paths = _write_digest(app, athlete, today=today)
+    email, password = ensure_demo_user(app, athlete_id)
     elapsed = time.perf_counter() - started
     with app.sessions() as session:
         stored = session.scalars(
@@ -92,6 +94,10 @@ def run_demo(app: App, *, console: Console, weeks: int = 16, now: datetime | Non
     console.print(
         "The weekly prevention digest for the week just ended: "
         + ", ".join(str(p) for p in digest_paths)
+    )
+    console.print(
+        f"Web dashboard: [bold]strideguard serve[/], open http://127.0.0.1:8000 and sign in as "
+        f"[bold]{email}[/] with password [bold]{password}[/]"
     )
     console.print(
         "Next: [bold]strideguard report[/] for the weekly summary, "
