@@ -265,11 +265,74 @@ class _Message:
     segment: int
 
 
+#: Record rows are converted to floats this many at a time, so the Python objects of a large
+#: file (a list and its values per record: ~450 bytes a record) never pile up.
+_CHUNK_ROWS = 4096
+
+
+class _Rows:
+    """Record rows (`_N_SLOTS` values each, None where absent) gathered as float64 chunks.
+
+    Rows are appended to `pending` (a list that is never replaced, so callers may bind its
+    ``append``) and `flush` converts them: None -> NaN, and if any value is not a plain number
+    (an array, a string), the row values are cleaned with `_scalar` instead. The cleaning rule
+    is decided for the whole file, as one conversion of every row would: once a chunk needs it,
+    the rest are cleaned too, and `redo` (final after the last `flush`) says when an earlier
+    chunk was converted without it: the file must then be read again with ``clean=True``.
+    """
+
+    __slots__ = ("chunks", "clean", "count", "pending", "redo")
+
+    def __init__(self, clean: bool = False) -> None:
+        self.pending: list[list[Any]] = []
+        self.chunks: list[npt.NDArray[np.float64]] = []
+        self.count = 0  # rows converted so far
+        self.clean = clean
+        self.redo = False
+
+    def __len__(self) -> int:
+        return self.count + len(self.pending)
+
+    def flush(self) -> None:
+        rows = self.pending
+        if not rows:
+            return
+        chunk = None
+        if not self.clean:
+            try:
+                chunk = np.array(rows, dtype=np.float64)
+                if chunk.ndim != 2:  # every value an array of one length: not a plain matrix
+                    raise ValueError("array values")
+            except (TypeError, ValueError):
+                self.clean = True
+                self.redo = self.count > 0
+        if chunk is None:
+            chunk = np.array([[_scalar(v) for v in row] for row in rows], dtype=np.float64)
+        self.chunks.append(chunk)
+        self.count += len(rows)
+        rows.clear()
+
+    def matrix(self) -> npt.NDArray[np.float64]:
+        """All rows as one float matrix; the chunks are released as they are copied in."""
+        self.flush()
+        chunks = self.chunks
+        if len(chunks) == 1:
+            return chunks.pop()
+        out = np.empty((self.count, _N_SLOTS), dtype=np.float64)
+        pos = 0
+        chunks.reverse()
+        while chunks:
+            chunk = chunks.pop()
+            out[pos : pos + chunk.shape[0]] = chunk
+            pos += chunk.shape[0]
+        return out
+
+
 @dataclass(slots=True)
 class _Raw:
     """Everything collected from one pass over the file."""
 
-    rows: list[list[Any]] = field(default_factory=list)
+    rows: _Rows = field(default_factory=_Rows)
     sessions: list[_Message] = field(default_factory=list)
     laps: list[dict[str, Any]] = field(default_factory=list)
     sets: list[dict[str, Any]] = field(default_factory=list)
@@ -325,11 +388,12 @@ def _check_header(data: bytes) -> tuple[bytes, bool]:
     return data, False
 
 
-def _read_all(data: bytes, repaired: bool) -> _Raw:
+def _read_all(data: bytes, repaired: bool, *, clean: bool = False) -> _Raw:
     """One pass over every frame, keeping only what the normalisation needs."""
-    raw = _Raw()
+    raw = _Raw(rows=_Rows(clean))
     rows = raw.rows
-    append_row = rows.append
+    pending = rows.pending
+    append_row = pending.append
     slot_cache: dict[Any, int] = {}
     segment = -1
     seg_start = 0
@@ -355,6 +419,8 @@ def _read_all(data: bytes, repaired: bool) -> _Raw:
                             if value is not None:
                                 row[slot] = value
                     append_row(row)
+                    if len(pending) >= _CHUNK_ROWS:
+                        rows.flush()
                 elif mesg_num == _MESG_HR:
                     raw.hr.append(_hr_fields(frame))
                 elif mesg_num == _MESG_SESSION:
@@ -397,6 +463,7 @@ def _read_all(data: bytes, repaired: bool) -> _Raw:
         raw.break_segment = 0
         raw.break_row = 0
         raw.warnings.insert(0, "unfinalised FIT file (header data_size 0): size recomputed")
+    rows.flush()  # so that `rows.redo` is final
     return raw
 
 
@@ -508,17 +575,6 @@ def _nearest_fill(
     return out
 
 
-def _to_float_matrix(rows: list[list[Any]]) -> npt.NDArray[np.float64]:
-    """Rows of record values -> float matrix (None -> NaN); arrays/strings are cleaned first."""
-    if not rows:
-        return np.empty((0, _N_SLOTS), dtype=np.float64)
-    try:
-        return np.array(rows, dtype=np.float64)
-    except (TypeError, ValueError):
-        clean = [[_scalar(v) for v in row] for row in rows]
-        return np.array(clean, dtype=np.float64)
-
-
 def _scalar(value: Any) -> float | None:
     if isinstance(value, (tuple, list)):
         value = value[0] if value else None
@@ -587,15 +643,18 @@ def decode_fit(data: bytes) -> DecodedFile:
     """
     data, repaired = _check_header(bytes(data))
     raw = _read_all(data, repaired)
+    if raw.rows.redo:  # values needing cleaning came after rows converted without it
+        raw = _read_all(data, repaired, clean=True)
     warnings = raw.warnings
-    matrix = _to_float_matrix(raw.rows)
+    matrix = raw.rows.matrix()
     n_rows = matrix.shape[0]
-    ts_col = matrix[:, _R_TS]
     broken = np.zeros(n_rows, dtype=bool)
     if raw.break_segment is not None:
         broken[raw.break_row :] = True
-    keep = ~np.isnan(ts_col)
-    matrix, broken = matrix[keep], broken[keep]
+    keep = ~np.isnan(matrix[:, _R_TS])
+    if not keep.all():  # no copy in the usual case (every record has a timestamp)
+        matrix, broken = matrix[keep], broken[keep]
+    del keep
     if matrix.shape[0] == 0:
         if raw.break_segment is not None and not raw.sessions:
             raise FitDecodeError(f"FIT file contains no records ({warnings[-1]})")
@@ -657,9 +716,12 @@ def decode_fit(data: bytes) -> DecodedFile:
     _assign_bounds(windows)
     matrix, broken = _drop_implausible(matrix, broken, windows, warnings)
 
-    order = np.argsort(matrix[:, _R_TS], kind="stable")
-    matrix, broken = matrix[order], broken[order]
     times = matrix[:, _R_TS]
+    if not bool((times[1:] >= times[:-1]).all()):  # usually in order already
+        order = np.argsort(times, kind="stable")
+        matrix, broken = matrix[order], broken[order]
+        del order
+        times = matrix[:, _R_TS]
 
     hr_t = hr_v = None
     if raw.hr and np.isnan(matrix[:, _R_HR]).any():
@@ -762,31 +824,54 @@ def _samples(
 ) -> pd.DataFrame:
     """The samples DataFrame of one activity (columns present only when recorded)."""
     times = part[:, _R_TS]
-    cadence = part[:, _R_CAD]
-    if not np.isnan(cadence).all():
-        cadence = cadence + np.nan_to_num(part[:, _R_FCAD])
-        if sport in _FOOT_SPORTS:
-            cadence = cadence * 2.0
-    hr = part[:, _R_HR]
-    if hr_t is not None and hr_v is not None:
-        hr = _nearest_fill(times, hr, hr_t, hr_v, _HR_MERGE_TOLERANCE_S)
-    columns: dict[str, npt.NDArray[np.float64]] = {
-        "distance_m": part[:, _R_DIST],
-        "speed_mps": _pick(part[:, _R_ESPEED], part[:, _R_SPEED]),
-        "altitude_m": _pick(part[:, _R_EALT], part[:, _R_ALT]),
+
+    def cadence() -> npt.NDArray[np.float64]:
+        values = part[:, _R_CAD]
+        if not np.isnan(values).all():
+            values = values + np.nan_to_num(part[:, _R_FCAD])
+            if sport in _FOOT_SPORTS:
+                values = values * 2.0
+        return values
+
+    def hr() -> npt.NDArray[np.float64]:
+        values = part[:, _R_HR]
+        if hr_t is not None and hr_v is not None:
+            values = _nearest_fill(times, values, hr_t, hr_v, _HR_MERGE_TOLERANCE_S)
+        return values
+
+    builders: dict[str, Callable[[], npt.NDArray[np.float64]]] = {
+        "distance_m": lambda: part[:, _R_DIST],
+        "speed_mps": lambda: _pick(part[:, _R_ESPEED], part[:, _R_SPEED]),
+        "altitude_m": lambda: _pick(part[:, _R_EALT], part[:, _R_ALT]),
         "hr_bpm": hr,
         "cadence_spm": cadence,
-        "power_w": _pick(part[:, _R_POWER], part[:, _R_DEV_POWER]),
-        "lat_deg": part[:, _R_LAT] * _SEMICIRCLE_TO_DEG,
-        "lon_deg": part[:, _R_LON] * _SEMICIRCLE_TO_DEG,
-        "vertical_oscillation_mm": _pick(part[:, _R_VO], part[:, _R_DEV_VO_CM] * 10.0),
-        "stance_time_ms": _pick(part[:, _R_STANCE], part[:, _R_DEV_GCT_MS]),
+        "power_w": lambda: _pick(part[:, _R_POWER], part[:, _R_DEV_POWER]),
+        "lat_deg": lambda: part[:, _R_LAT] * _SEMICIRCLE_TO_DEG,
+        "lon_deg": lambda: part[:, _R_LON] * _SEMICIRCLE_TO_DEG,
+        "vertical_oscillation_mm": lambda: _pick(part[:, _R_VO], part[:, _R_DEV_VO_CM] * 10.0),
+        "stance_time_ms": lambda: _pick(part[:, _R_STANCE], part[:, _R_DEV_GCT_MS]),
     }
+    # Only the recorded columns are built, straight into the frame's single float block
+    # (column-major, so pandas takes it without copying; nothing keeps `part` alive).
+    names: list[str] = []
+    columns: list[npt.NDArray[np.float64] | None] = []
+    for name in SAMPLE_COLUMNS:
+        column = builders[name]()
+        if not np.isnan(column).all():
+            names.append(name)
+            columns.append(column)
+    block = np.empty((len(names), part.shape[0]), dtype=np.float64)
+    for i in range(len(names)):
+        block[i] = columns[i]
+        columns[i] = None  # freed as soon as copied
+    del columns
     index = pd.DatetimeIndex(
         pd.to_datetime((times + _FIT_EPOCH_S) * 1e9, unit="ns", utc=True), name="timestamp"
     )
-    present = {name: columns[name] for name in SAMPLE_COLUMNS if not np.isnan(columns[name]).all()}
-    frame = pd.DataFrame(present, index=index, dtype=np.float64)
+    if names:
+        frame = pd.DataFrame(block.T, index=index, columns=names, copy=False)
+    else:
+        frame = pd.DataFrame({}, index=index, dtype=np.float64)
     if frame.index.has_duplicates:
         # Some writers (Strava) split one instant over two records: merge them column-wise.
         frame = frame.groupby(level=0, sort=True).first()

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from connector import fit
 from connector.activity import SAMPLE_COLUMNS, DecodedFile
 from connector.errors import FitDecodeError
 from connector.fit import _fit_crc, _make_reader, decode_fit
@@ -536,6 +537,55 @@ def _frames(reader: Any) -> list[Any]:
     except fitdecode.FitError as exc:
         out.append(type(exc).__name__)
     return out
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"{_P}activity-large-fenxi2-multisport.fit",  # several sessions
+        f"{_P}strava-android-app-201.10-b1218918.fit",  # break mid-file, dropped record
+        f"{_P}sample_mulitple_header.fit",  # chained files
+        f"{_E}flagged-hr.fit",  # hr messages fill gaps
+    ],
+)
+def test_record_chunking_does_not_change_the_result(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _bytes(name)
+    whole = _ok(name)
+    for rows in (1, 7):
+        monkeypatch.setattr(fit, "_CHUNK_ROWS", rows)
+        chunked = decode_fit(data)
+        assert (chunked.partial, chunked.warnings) == (whole.partial, whole.warnings)
+        assert len(chunked.activities) == len(whole.activities)
+        for a, b in zip(chunked.activities, whole.activities, strict=True):
+            pd.testing.assert_frame_equal(a.samples, b.samples, check_exact=True)
+
+
+def test_record_values_are_cleaned_file_wide_when_one_is_an_array() -> None:
+    def row(ts: int, dist: Any) -> list[Any]:
+        return [ts, dist] + [None] * (fit._N_SLOTS - 2)
+
+    def convert(rows: list[list[Any]], clean: bool = False) -> tuple[bool, np.ndarray]:
+        buf = fit._Rows(clean)
+        for r in rows:
+            buf.pending.append(r)
+            if len(buf.pending) >= 2:
+                buf.flush()
+        buf.flush()  # as `_read_all` does before `decode_fit` looks at `redo`
+        return buf.redo, buf.matrix()
+
+    plain = [row(1, 10), row(2, "20"), row(3, 30)]
+    assert np.array_equal(convert(plain)[1][:, 1], [10.0, 20.0, 30.0])
+    # An array value anywhere: every row is cleaned (strings -> NaN, arrays -> first item), as
+    # one conversion of all rows would; a second pass is asked for if earlier rows were not.
+    mixed = [row(1, 10), row(2, "20"), row(3, (30, 31))]
+    redo, _ = convert(mixed)
+    assert redo
+    redo, matrix = convert(mixed, clean=True)
+    assert not redo
+    assert np.array_equal(matrix[:, 1], [10.0, np.nan, 30.0], equal_nan=True)
+    assert convert([])[1].shape == (0, fit._N_SLOTS)
 
 
 def test_crc_matches_fitdecode() -> None:
