@@ -90,7 +90,7 @@ def acwr(
     if method == "coupled":
         acute = load.rolling(7, min_periods=7).mean()
         chronic = load.rolling(28, min_periods=28).mean()
-        ratio = acute / chronic.where(chronic > 0)
+        ratio = acute / chronic.where(chronic > history.CHRONIC_FLOOR)
         return ratio.rename("acwr_coupled")
     raise ValueError(f"unknown ACWR method {method!r}: ewma, uncoupled or coupled")
 

@@ -322,9 +322,15 @@ def _acwr_uncoupled_values(
     )
 
 
+#: A chronic load below this (load units a day) counts as zero. Rolling sums leave ~1e-14
+#: residues after a rest period and an EWMA only decays towards zero, so "> 0" would turn a
+#: long break into an absurd (or overflowing) ratio instead of "undefined".
+CHRONIC_FLOOR = 1e-6
+
+
 def _ratio(a: np.ndarray, c: np.ndarray, min_days: int) -> np.ndarray:
     out = np.full(len(a), np.nan)
-    ok = np.isfinite(a) & np.isfinite(c) & (c > 0)
+    ok = np.isfinite(a) & np.isfinite(c) & (c > CHRONIC_FLOOR)
     ok[: max(min_days - 1, 0)] = False
     out[ok] = a[ok] / c[ok]
     return out

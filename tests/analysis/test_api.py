@@ -130,3 +130,11 @@ def test_monotony_is_scale_invariant(week: list[float], scale: float) -> None:
         assert np.isnan(scaled)
     else:
         assert scaled == pytest.approx(base, rel=1e-6, abs=1e-9)
+
+
+def test_a_long_break_gives_undefined_acwr_not_an_absurd_ratio() -> None:
+    # Training, then 3 years off: the chronic EWMA has decayed to ~1e-40 and rolling windows
+    # leave float residues; neither may become a ratio.
+    load = _series([80.0] * 60 + [0.1, 0.3, 0.7] + [0.0] * 1100)
+    for method in ("ewma", "uncoupled", "coupled"):
+        assert np.isnan(analysis.acwr(load, method).iloc[-1])
