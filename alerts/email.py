@@ -12,6 +12,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -59,7 +60,9 @@ def build_message(
     unsubscribe_url: str | None,
     date: datetime,
 ) -> EmailMessage:
-    msg = EmailMessage()
+    # RFC 5322 allows 998-character lines; the default 78 would RFC 2047-encode the long
+    # List-Unsubscribe URL, which mail clients then fail to recognise.
+    msg = EmailMessage(policy=policy.default.clone(max_line_length=998))
     msg["From"] = config.mail_from
     msg["To"] = to
     msg["Subject"] = subject

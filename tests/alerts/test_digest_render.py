@@ -244,6 +244,10 @@ def test_email_headers(smtp_server: SmtpServer) -> None:
     )
     assert msg["List-Unsubscribe"] == f"<{links.unsubscribe}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # On the wire too: an RFC 2047-encoded header is not recognised by mail clients.
+    wire = msg.as_bytes()
+    assert f"List-Unsubscribe: <{links.unsubscribe}>".encode() in wire
+    assert b"=?utf-8?" not in wire.split(b"\n\n", 1)[0]
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
 
 
