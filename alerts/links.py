@@ -38,6 +38,10 @@ class LinkError(ValueError):
     """A link that was tampered with, expired or malformed."""
 
 
+class LinkExpiredError(LinkError):
+    """A genuine link past its expiry (the web app answers 410 Gone rather than 400)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkClaim:
     athlete_id: int
@@ -83,7 +87,7 @@ class LinkSigner:
         except (KeyError, TypeError, ValueError) as exc:
             raise LinkError("this link is malformed") from exc
         if now >= expires:
-            raise LinkError("this link has expired")
+            raise LinkExpiredError("this link has expired")
         return LinkClaim(
             athlete_id=athlete_id,
             action=action,

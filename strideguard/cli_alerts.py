@@ -6,12 +6,16 @@ the CLI and by ``serve --with-scheduler``.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +28,7 @@ from alerts.ledger import plan
 from alerts.links import LinkAction, LinkSigner
 from alerts.planning import DEFAULT_PLAN, digest_channel
 from alerts.render import digest_links, render_html, render_json, render_text, subject
-from alerts.scheduler import Ticks, build_scheduler
+from alerts.scheduler import ExtraJob, Ticks, build_scheduler
 from store.athletes import resolve_athlete
 from store.models import Athlete
 from store.notifications import Delivery, DeliveryKind, DeliveryStatus, NotificationSettings
@@ -40,6 +44,8 @@ from strideguard.cli_common import (
     print_json,
 )
 from strideguard.instance_secret import secret_key
+
+log = logging.getLogger(__name__)
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -359,62 +365,174 @@ def notify_set(
             console.print(f"[bold]{key}[/]: {value}")
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelResult:
+    """How a test message fared on one channel."""
+
+    channel: str
+    ok: bool
+    detail: str
+
+
+class NoChannelError(UserError):
+    """The athlete has neither an e-mail address nor a push URL."""
+
+
+def send_test_message(app: App, athlete_id: int, *, now: datetime) -> list[ChannelResult]:
+    """Send a test on every channel of the athlete, now (not through the ledger).
+
+    Shared by ``strideguard notify test`` and the web settings' "send a test" button.
+    Raises `NoChannelError` when there is nothing to send to.
+    """
+    with app.sessions() as session:
+        settings = session.get(NotificationSettings, athlete_id)
+        if settings is None or not (settings.email or settings.push_urls):
+            raise NoChannelError("no channel: set an e-mail address or a push URL first")
+        address, urls = settings.email, list(settings.push_urls)
+    signer = link_signer(app)
+    unsubscribe = signer.url(LinkAction.UNSUBSCRIBE, athlete_id, now=now)
+    text = f"This is a test from Strideguard: this channel works.\nUnsubscribe: {unsubscribe}\n"
+    results: list[ChannelResult] = []
+    if address:
+        smtp = smtp_config(app)
+        try:
+            if smtp is None:
+                raise SendError("SMTP is not configured (STRIDEGUARD_SMTP_HOST)")
+            msg = email.build_message(
+                config=smtp,
+                to=address,
+                subject="Strideguard test message",
+                text=text,
+                html=None,
+                delivery_key=f"{athlete_id}/test/{now.isoformat()}",
+                unsubscribe_url=unsubscribe,
+                date=now,
+            )
+            email.send(smtp, msg)
+            results.append(ChannelResult("e-mail", True, f"sent to {address}"))
+        except SendError as exc:
+            results.append(ChannelResult("e-mail", False, str(exc)))
+    if urls:
+        try:
+            push.send_push(urls, title="Strideguard test", body=text)
+            results.append(ChannelResult("push", True, f"sent to {len(urls)} URL(s)"))
+        except SendError as exc:
+            results.append(ChannelResult("push", False, str(exc)))
+    return results
+
+
 @notify_cli.command("test")
 def notify_test(athlete: AthleteOption = None) -> None:
     """Send a test message on every channel of the athlete, now (not through the ledger)."""
     now = datetime.now(UTC)
     with open_app() as app:
         with app.sessions() as session:
-            row = resolve_athlete(session, athlete, create=False)
-            settings = session.get(NotificationSettings, row.id)
-            if settings is None or not (settings.email or settings.push_urls):
-                raise UserError("no channel: set one with `strideguard notify set --email ...`")
-            address, urls, athlete_id = settings.email, list(settings.push_urls), row.id
-        signer = link_signer(app)
-        failures = 0
-        text = (
-            "This is a test from Strideguard: this channel works.\n"
-            f"Unsubscribe: {signer.url(LinkAction.UNSUBSCRIBE, athlete_id, now=now)}\n"
-        )
-        if address:
-            smtp = smtp_config(app)
-            try:
-                if smtp is None:
-                    raise SendError("SMTP is not configured (STRIDEGUARD_SMTP_HOST)")
-                msg = email.build_message(
-                    config=smtp,
-                    to=address,
-                    subject="Strideguard test message",
-                    text=text,
-                    html=None,
-                    delivery_key=f"{athlete_id}/test/{now.isoformat()}",
-                    unsubscribe_url=signer.url(LinkAction.UNSUBSCRIBE, athlete_id, now=now),
-                    date=now,
-                )
-                email.send(smtp, msg)
-                console.print(f"[green]e-mail sent[/] to {address}")
-            except SendError as exc:
-                failures += 1
-                err_console.print(f"[red]e-mail failed:[/] {exc}")
-        if urls:
-            try:
-                push.send_push(urls, title="Strideguard test", body=text)
-                console.print(f"[green]push sent[/] to {len(urls)} URL(s)")
-            except SendError as exc:
-                failures += 1
-                err_console.print(f"[red]push failed:[/] {exc}")
-    if failures:
+            athlete_id = resolve_athlete(session, athlete, create=False).id
+        try:
+            results = send_test_message(app, athlete_id, now=now)
+        except NoChannelError as exc:
+            hint = "no channel: set one with `strideguard notify set --email ...`"
+            raise UserError(hint) from exc
+    for result in results:
+        if result.ok:
+            console.print(f"[green]{result.channel} sent[/] {result.detail.removeprefix('sent ')}")
+        else:
+            err_console.print(f"[red]{result.channel} failed:[/] {result.detail}")
+    if any(not r.ok for r in results):
         raise typer.Exit(1)
 
 
 # -- scheduler ----------------------------------------------------------------------------------
 
 
+STRAVA_EVENTS_EVERY = timedelta(minutes=1)
+RAW_PURGE_EVERY = timedelta(days=1)
+CATCH_UP_EVERY = timedelta(hours=1)
+
+
+def leader_only(ticks: Ticks, name: str, work: Callable[[], object]) -> Callable[[], object]:
+    """Run ``work`` only in the process holding the scheduler lease; log, never raise."""
+
+    def job() -> object:
+        if not ticks.leading(ticks.clock()):
+            return None
+        try:
+            return work()
+        except Exception:
+            log.exception("scheduler job %s failed", name)
+            return None
+
+    return job
+
+
+def strava_jobs(app: App, ticks: Ticks) -> list[ExtraJob]:
+    """The Strava work of the scheduler: webhook events (every minute) and the hourly catch-up
+    sync when Strava is configured, and the daily purge of raw payloads (always: payloads stored
+    before Strava was unconfigured must still go)."""
+    from connector.strava import StravaServices
+    from connector.strava.errors import StravaNotConfiguredError
+    from connector.strava.retention import purge_raw
+    from connector.strava.sync import sync_all
+    from connector.strava.webhook import process_events
+    from strideguard.cli_strava import analyse_callback, strava_config
+
+    settings = app.settings
+    retention = timedelta(days=settings.strava_retention_days)
+    jobs: list[ExtraJob] = [
+        (
+            "strava-purge-raw",
+            leader_only(
+                ticks, "strava-purge-raw", lambda: purge_raw(app.sessions, retention=retention)
+            ),
+            RAW_PURGE_EVERY,
+        )
+    ]
+    try:
+        services = StravaServices.create(app.sessions, strava_config(settings))
+    except StravaNotConfiguredError:
+        return jobs
+    client = services.client
+    jobs.append(
+        (
+            "strava-events",
+            leader_only(
+                ticks,
+                "strava-events",
+                lambda: process_events(app.sessions, client, on_changed=analyse_callback),
+            ),
+            STRAVA_EVENTS_EVERY,
+        )
+    )
+    jobs.append(
+        (
+            "strava-catch-up",
+            leader_only(
+                ticks,
+                "strava-catch-up",
+                lambda: sync_all(
+                    app.sessions,
+                    client,
+                    backfill_days=settings.strava_backfill_days,
+                    on_changed=analyse_callback,
+                ),
+            ),
+            CATCH_UP_EVERY,
+        )
+    )
+    return jobs
+
+
+def app_scheduler(app: App, *, blocking: bool) -> tuple[Ticks, BaseScheduler]:
+    """The alerts scheduler with the Strava jobs (for ``scheduler`` and ``serve``)."""
+    ticks = make_ticks(app)
+    return ticks, build_scheduler(ticks, blocking=blocking, extra=strava_jobs(app, ticks))
+
+
 def scheduler() -> None:
-    """Run the alert scheduler in the foreground (hourly planning, dispatch every minute)."""
+    """Run the scheduler in the foreground: alerts (hourly planning, dispatch every minute) and
+    Strava (webhook events every minute, catch-up sync hourly, raw payload purge daily)."""
     with open_app() as app:
-        ticks = make_ticks(app)
-        sched = build_scheduler(ticks, blocking=True)
+        ticks, sched = app_scheduler(app, blocking=True)
         console.print("Scheduler running (Ctrl-C to stop).")
         try:
             sched.start()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,13 +13,59 @@ from store.athletes import resolve_athlete
 from store.models import Athlete
 from strideguard.cli_common import UserError, console, err_console, open_app
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 user_cli = typer.Typer(help="Web accounts: create them from the command line.")
+
+
+def with_scheduler(web: FastAPI) -> FastAPI:
+    """Run the alerts and Strava scheduler inside this web process, for one-machine installs.
+
+    Each worker runs a background scheduler, but every job first takes the database lease
+    (`alerts.lock`): of several workers (or machines, or a separate ``strideguard scheduler``)
+    only the holder works, and another takes over within minutes if it stops.
+    """
+    from strideguard.cli_alerts import app_scheduler
+
+    core = web.state.core
+    ticks, sched = app_scheduler(core, blocking=False)
+    web.state.scheduler = sched
+    inner = web.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        sched.start()
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            sched.shutdown(wait=True)  # let a running tick finish its transaction
+            ticks.release()
+
+    web.router.lifespan_context = lifespan
+    return web
+
+
+def create_app_with_scheduler() -> FastAPI:
+    """The uvicorn factory of ``serve --with-scheduler --workers N``."""
+    from strideguard.web.app import create_app
+
+    return with_scheduler(create_app())
 
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Web worker processes.")] = 1,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--with-scheduler",
+            help="Also run the scheduler (digests, nudges, Strava events, sync and purge) in "
+            "this process; with several workers only one does the work (a database lock).",
+        ),
+    ] = False,
 ) -> None:
     """Start the web app (open http://HOST:PORT/ in a browser)."""
     import uvicorn
@@ -26,10 +74,13 @@ def serve(
 
     console.print(f"Strideguard on [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
     if workers == 1:
-        uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, log_level="info")
+        web = with_scheduler(create_app()) if scheduler else create_app()
+        uvicorn.run(web, host=host, port=port, proxy_headers=True, log_level="info")
     else:
         uvicorn.run(
-            "strideguard.web.app:create_app",
+            "strideguard.cli_web:create_app_with_scheduler"
+            if scheduler
+            else "strideguard.web.app:create_app",
             factory=True,
             host=host,
             port=port,

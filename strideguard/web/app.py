@@ -13,9 +13,12 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import strideguard.web.links as link_routes
+import strideguard.web.notifications as notification_routes
+import strideguard.web.strava_routes as strava_routes
 from strideguard.app import App
 from strideguard.settings import Settings
-from strideguard.web import api, pages, uploads
+from strideguard.web import api, dashboard, pages, uploads
 from strideguard.web.auth import optional_athlete
 from strideguard.web.common import STATIC_DIR, render
 
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Every router of the web app; the dashboard adds its own here.
 ROUTERS: list[APIRouter] = [api.health_router, api.router, uploads.router, pages.router]
+ROUTERS.append(dashboard.router)
+ROUTERS += [link_routes.router, strava_routes.router, notification_routes.router]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

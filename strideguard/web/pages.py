@@ -57,6 +57,8 @@ from strideguard.web.common import (
     own_activity,
     render,
 )
+from strideguard.web.dashboard import activity_charts
+from strideguard.web.integrations import settings_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,6 +71,8 @@ SAVED = {
     "pain": "Pain check-in logged.",
     "rpe": "Effort saved.",
     "token-deleted": "Token deleted.",
+    "notifications": "Notification settings saved.",
+    "strava-disconnected": "Strava is disconnected and its data deleted.",
 }
 SEVERITIES = ("high", "moderate", "low", "info")
 
@@ -277,6 +281,7 @@ def activity_page(
         account,
         activity=_activity_view(row, athlete.units),
         findings=findings,
+        charts=activity_charts(core_app(request), session, row, athlete.units),
     )
 
 
@@ -311,6 +316,7 @@ def _settings_page(
     saved = request.query_params.get("saved")
     extra.setdefault("flash", SAVED.get(saved or ""))
     extra.setdefault("new_token", None)
+    extra = settings_context(request, session, account) | extra
     return render(
         request,
         "settings.html",
