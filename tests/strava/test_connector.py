@@ -12,12 +12,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.planning import plan_nudges
 from connector.strava.crypto import TokenCipher, rotate_tokens
 from connector.strava.errors import AppInactiveError, LinkBrokenError, OAuthError
 from connector.strava.retention import purge_raw
 from connector.strava.sync import sync_athlete
 from connector.strava.webhook import make_webhook_router, process_events
 from store.models import Activity, ActivitySource, Athlete, Finding
+from store.notifications import Delivery, DeliveryKind, NotificationSettings
 from store.strava import (
     EventStatus,
     LinkStatus,
@@ -133,6 +135,19 @@ def test_link_backfill_webhook_finding_then_deauthorize(strava: Strava) -> None:
         assert any(f.subject == f"activity:{stored.id}" for f in findings), [
             (f.rule_id, f.subject) for f in findings
         ]
+
+    # ... and the spike is owed to the athlete as a push nudge (the alerts' planning tick).
+    with strava.sessions.begin() as s:
+        s.add(NotificationSettings(athlete_id=athlete, push_urls=["json://127.0.0.1:9/hook"]))
+    with strava.sessions.begin() as s:
+        plan_nudges(s, now=strava.clock())
+    with strava.sessions() as s:
+        nudges = s.scalars(
+            select(Delivery).where(
+                Delivery.athlete_id == athlete, Delivery.kind == DeliveryKind.SPIKE_NUDGE
+            )
+        ).all()
+        assert [n.period for n in nudges] == [f"activity:{stored.id}"]
 
     # The athlete revokes access on strava.com: nothing Strava-derived stays.
     deauth = event(
