@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import Any, get_args
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.timing import iso_week_label
-from analysis.codec import derived_from_json
 from analysis.exercises import routine_duration_s, upper_back_routine
 from analysis.history import is_run, is_strength, run_ceiling, surface_share
-from analysis.model import ActivitySummary, PainArea, PainLog
+from analysis.model import ActivitySummary, PainLog
 from analysis.rules import persistent_pain
 from store.models import Activity, Athlete, Finding, StrengthLog
 from store.models import PainLog as PainLogRow
+from store.summaries import activity_summary, pain_log
 
 HISTORY_WEEKS = 4
 """The digest compares the week with the mean of the 4 weeks before it."""
@@ -274,29 +274,6 @@ def build_digest(inputs: DigestInputs) -> Digest:
     )
 
 
-def _summary(row: Activity) -> ActivitySummary:
-    return ActivitySummary(
-        id=row.id,
-        local_date=row.local_date,
-        start=row.start_utc,
-        sport=row.sport,
-        sub_sport=row.sub_sport,
-        elapsed_s=row.elapsed_s,
-        moving_s=row.moving_s,
-        distance_m=row.distance_m,
-        avg_hr=row.avg_hr,
-        max_hr=row.max_hr,
-        rpe=row.rpe,
-        derived=derived_from_json(row.derived) if row.derived else None,
-    )
-
-
-def _pain_area(area: str) -> PainArea:
-    if area not in get_args(PainArea):
-        raise ValueError(f"unknown pain area {area!r}")
-    return area  # type: ignore[return-value]
-
-
 def load_digest_inputs(session: Session, athlete: Athlete, monday: date) -> DigestInputs:
     """Read what the digest of the week starting `monday` needs (stored loads and findings)."""
     sunday = monday + timedelta(days=6)
@@ -320,7 +297,7 @@ def load_digest_inputs(session: Session, athlete: Athlete, monday: date) -> Dige
         )
     )
     pain = [
-        PainLog(local_date=p.local_date, area=_pain_area(p.area), score=p.score)
+        pain_log(p)
         for p in session.scalars(
             select(PainLogRow).where(
                 PainLogRow.athlete_id == athlete.id,
@@ -357,7 +334,7 @@ def load_digest_inputs(session: Session, athlete: Athlete, monday: date) -> Dige
         strength_goal=athlete.strength_goal_per_week,
         muted_rules=frozenset(athlete.muted_rules or ()),
         week_monday=monday,
-        activities=[_summary(r) for r in rows],
+        activities=[activity_summary(r) for r in rows],
         loads={r.id: r.load for r in rows if r.load is not None},
         strength_log_dates=strength_dates,
         pain_logs=pain,

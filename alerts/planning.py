@@ -16,11 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts import ledger, timing
-from analysis.codec import derived_from_json
 from analysis.history import is_strength
-from analysis.model import ActivitySummary
 from store.models import Activity, Athlete, Finding, StrengthLog
 from store.notifications import Channel, DeliveryKind, NotificationSettings
+from store.summaries import activity_summary
 
 SPIKE_RULE = "single_run_spike"
 
@@ -158,16 +157,7 @@ def strength_sessions(session: Session, athlete_id: int, first: date, last: date
             Activity.local_date <= last,
         )
     ):
-        summary = ActivitySummary(
-            id=row.id,
-            local_date=row.local_date,
-            start=row.start_utc,
-            sport=row.sport,
-            sub_sport=row.sub_sport,
-            elapsed_s=row.elapsed_s,
-            derived=derived_from_json(row.derived) if row.derived else None,
-        )
-        recorded += is_strength(summary)
+        recorded += is_strength(activity_summary(row))
     return int(logged or 0) + recorded
 
 

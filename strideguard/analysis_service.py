@@ -9,28 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from analysis.codec import derived_from_json
 from analysis.history import is_run
 from analysis.load import activity_load, estimate_threshold_speed, resolve_hr_basis
 from analysis.model import (
     ActivityLoad,
-    ActivitySummary,
     AthleteProfile,
     HeartRateBasis,
-    PainArea,
-    PainLog,
     Sex,
-    StrengthLog,
 )
 from analysis.plausibility import screen
 from analysis.rules import DEFAULT_CONFIG, Analysis, RuleConfig, analyse
 from store import models
+from store.summaries import activity_summary, pain_log, strength_log
 
 HR_MAX_LOOKBACK = timedelta(days=180)
 
@@ -67,31 +62,6 @@ def local_today(athlete: models.Athlete, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(athlete.time_zone)).date()
 
 
-def summary_of(row: models.Activity) -> ActivitySummary:
-    return ActivitySummary(
-        id=row.id,
-        local_date=row.local_date,
-        start=row.start_utc,
-        sport=row.sport,
-        sub_sport=row.sub_sport,
-        elapsed_s=row.elapsed_s,
-        moving_s=row.moving_s,
-        distance_m=row.distance_m,
-        avg_hr=row.avg_hr,
-        max_hr=row.max_hr,
-        rpe=row.rpe,
-        derived=derived_from_json(row.derived) if row.derived else None,
-        gear_km=_gear_km(row.derived),
-    )
-
-
-def _gear_km(derived: dict[str, Any] | None) -> float | None:
-    """Shoe distance, where a source knew it (Strava's detailed activity carries the gear)."""
-    gear = (derived or {}).get("gear") or {}
-    distance_m = gear.get("distance_m")
-    return float(distance_m) / 1000 if distance_m else None
-
-
 def analyse_athlete(
     session: Session,
     athlete: models.Athlete,
@@ -106,7 +76,7 @@ def analyse_athlete(
         .where(models.Activity.athlete_id == athlete.id)
         .order_by(models.Activity.start_utc, models.Activity.id)
     ).all()
-    summaries, flagged = screen([summary_of(row) for row in rows])
+    summaries, flagged = screen([activity_summary(row) for row in rows])
     since = as_of - HR_MAX_LOOKBACK
     basis = resolve_hr_basis(
         profile,
@@ -130,13 +100,13 @@ def analyse_athlete(
         row.zone_minutes = [round(m, 2) for m in load.zone_minutes]
 
     strength = [
-        StrengthLog(local_date=log.local_date, minutes=log.minutes, note=log.note)
+        strength_log(log)
         for log in session.scalars(
             select(models.StrengthLog).where(models.StrengthLog.athlete_id == athlete.id)
         )
     ]
     pain = [
-        PainLog(local_date=log.local_date, area=_pain_area(log.area), score=log.score)
+        pain_log(log)
         for log in session.scalars(
             select(models.PainLog).where(models.PainLog.athlete_id == athlete.id)
         )
@@ -154,12 +124,6 @@ def analyse_athlete(
         result.findings.extend(flagged)
     _store_findings(session, athlete.id, result)
     return AthleteAnalysis(result, basis, threshold, loads)
-
-
-def _pain_area(area: str) -> PainArea:
-    if area not in get_args(PainArea):
-        raise ValueError(f"unknown pain area {area!r}")
-    return area  # type: ignore[return-value]
 
 
 def _store_findings(session: Session, athlete_id: int, result: Analysis) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -16,6 +14,7 @@ from connector.errors import ConnectorError
 from store.athletes import AthleteNotFoundError
 from strideguard.app import App
 from strideguard.settings import Settings
+from strideguard.units import plain
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,20 +45,5 @@ def open_app() -> Iterator[App]:
         app.close()
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe: NaN/inf become null, dates ISO 8601, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def print_json(data: Any) -> None:
-    print(json.dumps(_plain(data), indent=2, allow_nan=False))
+    print(json.dumps(plain(data), indent=2, allow_nan=False))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date, datetime
+from typing import Any
+
 
 def km(metres: float | None) -> str:
     return "—" if metres is None else f"{metres / 1000:.2f} km"
@@ -26,3 +30,18 @@ def size(num_bytes: float) -> str:
             return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
         num_bytes /= 1024
     raise AssertionError("unreachable")
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe: NaN/inf become null, dates ISO 8601, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -23,6 +23,7 @@ from analysis.rules import RULE_IDS
 from store import models
 from store.accounts import ApiToken, User
 from strideguard.analysis_service import local_today
+from strideguard.units import plain
 from strideguard.web import data
 from strideguard.web.auth import (
     AccountError,
@@ -42,7 +43,6 @@ from strideguard.web.common import (
     finding_dict,
     not_found,
     own_activity,
-    plain,
     responses,
 )
 

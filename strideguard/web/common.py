@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from store import models
 from strideguard.analysis_service import AthleteAnalysis, analyse_athlete, local_today
+from strideguard.units import plain
 from strideguard.web.auth import CurrentAthlete, core_app
 
 HERE = FsPath(__file__).parent
@@ -169,21 +169,6 @@ def activity_dict(row: models.Activity) -> dict[str, Any]:
         "partial": row.partial,
         "device": row.device,
     }
-
-
-def plain(value: Any) -> Any:
-    """JSON-safe: NaN/inf become None, numpy scalars plain numbers, dates ISO strings."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def clean_filename(name: str | None) -> str:

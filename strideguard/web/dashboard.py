@@ -31,7 +31,8 @@ from analysis.plausibility import screen
 from connector.errors import ConnectorError
 from connector.fit import decode_fit
 from store import models
-from strideguard.analysis_service import analyse_athlete, local_today, summary_of
+from store.summaries import activity_summary
+from strideguard.analysis_service import analyse_athlete, local_today
 from strideguard.app import App
 from strideguard.web import charts
 from strideguard.web.auth import AthleteDep, core_app
@@ -160,7 +161,7 @@ def compute(session: Session, athlete: models.Athlete, today: date) -> Dashboard
         )
         .order_by(models.Activity.start_utc, models.Activity.id)
     ).all()
-    summaries, _flagged = screen([summary_of(r) for r in rows])
+    summaries, _flagged = screen([activity_summary(r) for r in rows])
     runs = [s for s in summaries if is_run(s)]
 
     buckets = {m: dict.fromkeys(charts.SURFACES, 0.0) for m in mondays}

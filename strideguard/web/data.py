@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from store import accounts, models
 from store.schema import Base
 from strideguard.app import App
-from strideguard.web.common import activity_dict, finding_dict, plain
+from strideguard.units import plain
+from strideguard.web.common import activity_dict, finding_dict
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
