@@ -9,6 +9,7 @@ function of HR alone.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 from collections.abc import Mapping, Sequence
@@ -340,3 +341,23 @@ def estimate_threshold_speed(runs: Sequence[ActivitySummary]) -> float | None:
     if len(speeds) < THRESHOLD_MIN_RUNS:
         return None
     return float(np.percentile(speeds, THRESHOLD_PERCENTILE))
+
+
+def parse_zone_floors(text: str) -> tuple[float, float, float, float, float] | None:
+    """An athlete's own zones from "50, 60, 70, 80, 90" (Z1..Z5 floors, % of HR max).
+
+    Empty text means the default zones (None). Anything else must be five increasing
+    percentages between 30 and 100, or ValueError says what is wrong, in one sentence.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        values = [float(part) for part in text.replace(";", ",").split(",")]
+    except ValueError:
+        raise ValueError("zones must be five numbers like 50, 60, 70, 80, 90") from None
+    if len(values) != 5 or any(not 30 <= v <= 100 for v in values):
+        raise ValueError("zones must be five percentages of HR max between 30 and 100")
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError("zone floors must increase from Z1 to Z5")
+    return (values[0], values[1], values[2], values[3], values[4])

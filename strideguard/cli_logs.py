@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
+from analysis.load import parse_zone_floors
 from analysis.model import PainArea, Sex
 from analysis.rules import RULE_IDS
 from store import models
@@ -120,6 +121,12 @@ def profile(
         int | None, typer.Option(min=0, max=14, help="Sessions per week.")
     ] = None,
     units: Annotated[str | None, typer.Option(help="km or mi.")] = None,
+    zones: Annotated[
+        str | None,
+        typer.Option(
+            help="Own HR zones: Z1-Z5 floors in % of HR max, e.g. '50,60,70,80,90'; '' resets."
+        ),
+    ] = None,
     mute: Annotated[list[str] | None, typer.Option(help="Mute a rule (repeatable).")] = None,
     unmute: Annotated[list[str] | None, typer.Option(help="Unmute a rule (repeatable).")] = None,
     as_json: JsonOption = False,
@@ -129,6 +136,12 @@ def profile(
     _check_choice("--units", units, ["km", "mi"])
     for rule in (mute or []) + (unmute or []):
         _check_choice("--mute/--unmute", rule, sorted(RULE_IDS))
+    zone_floors = None
+    if zones is not None:
+        try:
+            zone_floors = parse_zone_floors(zones)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--zones") from exc
     if time_zone is not None:
         try:
             ZoneInfo(time_zone)
@@ -147,6 +160,8 @@ def profile(
         for name, value in changes.items():
             if value is not None:
                 setattr(row, name, value)
+        if zones is not None:
+            row.zone_floors_pct = list(zone_floors) if zone_floors else None
         muted = (set(row.muted_rules or ()) | set(mute or ())) - set(unmute or ())
         row.muted_rules = sorted(muted)
         if row.hr_max is not None and row.hr_rest is not None and row.hr_max - row.hr_rest < 20:
@@ -165,6 +180,7 @@ def profile(
             "time_zone": row.time_zone,
             "strength_goal_per_week": row.strength_goal_per_week,
             "units": row.units,
+            "zone_floors_pct": row.zone_floors_pct,
             "muted_rules": row.muted_rules,
         }
     if as_json:

@@ -412,6 +412,38 @@ class StravaClient:
             log.warning("activity %s not valid for stravalib, using raw JSON: %s", activity_id, exc)
         return raw
 
+    def get_streams(
+        self,
+        athlete_id: int,
+        activity_id: int,
+        keys: Sequence[str],
+        *,
+        priority: Priority = "bulk",
+    ) -> dict[str, dict[str, Any]]:
+        """An activity's streams keyed by type (one request, whatever the number of keys).
+
+        Strava's StreamSet: ``{"heartrate": {"data": [...], "series_type": ...,
+        "original_size": N, "resolution": "high"}, ...}``; a list of streams (the shape without
+        ``key_by_type``) is keyed by each stream's ``type``. Streams without a ``data`` list are
+        left out.
+        """
+        raw = self._call(
+            athlete_id,
+            lambda api: api.get(
+                "/activities/{id}/streams", id=activity_id, keys=",".join(keys), key_by_type="true"
+            ),
+            priority=priority,
+        )
+        if isinstance(raw, list):
+            raw = {str(s.get("type")): s for s in raw if isinstance(s, dict) and s.get("type")}
+        if not isinstance(raw, dict):
+            raise ClientRequestError(f"activity {activity_id} streams: expected a JSON object")
+        return {
+            str(key): stream
+            for key, stream in raw.items()
+            if isinstance(stream, dict) and isinstance(stream.get("data"), list)
+        }
+
     def deauthorize(self, athlete_id: int) -> None:
         """Revoke the app's access at Strava (the athlete's "My Apps" entry disappears)."""
         self._call(

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from analysis.load import parse_zone_floors
 from analysis.model import PainArea
 from analysis.rules import RULE_IDS
 from store import models
@@ -145,6 +146,7 @@ class ProfileOut(BaseModel):
     time_zone: str
     units: Units
     strength_goal_per_week: int
+    zone_floors_pct: list[float] | None
     muted_rules: list[str]
 
 
@@ -160,6 +162,12 @@ class ProfileIn(BaseModel):
     time_zone: TimeZone | None = None  # type: ignore[valid-type]
     units: Units | None = None
     strength_goal_per_week: int | None = Field(default=None, ge=0, le=14)
+    zone_floors_pct: list[float] | None = Field(
+        default=None,
+        min_length=5,
+        max_length=5,
+        description="Own HR zones: Z1-Z5 floors in % of HR max; null resets to 50/60/70/80/90.",
+    )
     muted_rules: list[RuleId] | None = None
 
 
@@ -262,6 +270,7 @@ def profile_out(athlete: models.Athlete, email: str) -> ProfileOut:
         time_zone=athlete.time_zone,
         units="mi" if athlete.units == "mi" else "km",
         strength_goal_per_week=athlete.strength_goal_per_week,
+        zone_floors_pct=athlete.zone_floors_pct,
         muted_rules=list(athlete.muted_rules or ()),
     )
 
@@ -279,8 +288,15 @@ def apply_profile(athlete: models.Athlete, change: ProfileIn) -> None:
     if hr_max is not None and hr_rest is not None and hr_max - hr_rest < 20:
         # 409: each value is valid alone; together (or with the stored one) they conflict.
         raise HTTPException(409, "HR max must be at least 20 bpm above HR rest.")
+    if fields.get("zone_floors_pct") is not None:
+        try:
+            parse_zone_floors(", ".join(str(v) for v in fields["zone_floors_pct"]))
+        except ValueError as exc:
+            raise HTTPException(422, f"Your zones: {exc}.") from None
     for name, value in fields.items():
-        if name == "muted_rules":
+        if name == "zone_floors_pct":
+            athlete.zone_floors_pct = list(value) if value else None
+        elif name == "muted_rules":
             athlete.muted_rules = sorted(set(value or ()))
         elif name in ("hr_max", "hr_rest") or value is not None:
             setattr(athlete, name, value)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from analysis.load import parse_zone_floors
 from analysis.model import PainArea
 from analysis.rules import RULE_IDS
 from store import models
@@ -365,6 +366,12 @@ async def settings_profile(request: Request, account: AthleteDep, session: DB) -
             ),
             muted_rules=[r for r in form.getlist("muted") if isinstance(r, str)],
         )
+        if "zones" in fields:
+            try:
+                floors = parse_zone_floors(fields["zones"])
+            except ValueError as exc:
+                raise AccountError(f"Your zones: {exc}.") from None
+            change.zone_floors_pct = list(floors) if floors else None
         athlete = athlete_row(session, account)
         apply_profile(athlete, change)
     except AccountError as exc:

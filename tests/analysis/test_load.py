@@ -256,3 +256,18 @@ def test_threshold_speed_is_90th_percentile_of_mid_length_runs() -> None:
 def test_threshold_speed_needs_three_runs() -> None:
     runs = [summary(moving_s=1800.0, distance_m=1800.0 * v) for v in (3.0, 3.5)]
     assert estimate_threshold_speed(runs) is None
+
+
+def test_own_zone_floors_are_parsed_and_checked() -> None:
+    from analysis.load import parse_zone_floors
+
+    assert parse_zone_floors(" 55, 65,72 ,82,92 ") == (55.0, 65.0, 72.0, 82.0, 92.0)
+    assert parse_zone_floors("") is None
+    for bad, words in (
+        ("50, 60, 70, 80", "five percentages"),
+        ("50, 60, 60, 80, 90", "increase"),
+        ("50, 60, 70, 80, 120", "between 30 and 100"),
+        ("fifty", "five numbers"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            parse_zone_floors(bad)

@@ -163,6 +163,11 @@ def test_profile_changes_and_validation(imported: CliRunner) -> None:
     assert muted["muted_rules"] == ["acwr"]
     items = json.loads(imported.invoke(cli, ["findings", "--json"]).stdout)
     assert all(i["rule_id"] != "acwr" for i in items)
+    zoned = imported.invoke(cli, ["profile", "--zones", "55,65,75,85,92", "--json"])
+    assert json.loads(zoned.stdout)["zone_floors_pct"] == [55, 65, 75, 85, 92]
+    reset = imported.invoke(cli, ["profile", "--zones", "", "--json"])
+    assert json.loads(reset.stdout)["zone_floors_pct"] is None
+    assert imported.invoke(cli, ["profile", "--zones", "50,40,70,80,90"]).exit_code == 2
     assert imported.invoke(cli, ["profile", "--mute", "nonsense"]).exit_code == 2
     assert imported.invoke(cli, ["profile", "--tz", "Mars/Olympus"]).exit_code == 2
     assert imported.invoke(cli, ["profile", "--hr-max", "110", "--hr-rest", "95"]).exit_code == 1

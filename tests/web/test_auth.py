@@ -214,3 +214,21 @@ def test_security_headers_and_open_redirect(core: App, client: TestClient) -> No
     )
     assert response.headers["location"] == "/"
     assert csrf_of(client)
+
+
+def test_own_heart_rate_zones_through_the_api(core: App, client: TestClient) -> None:
+    make_user(core, "z@example.com")
+    csrf = sign_in(client, "z@example.com")
+    headers = {"X-CSRF-Token": csrf}
+    set_zones = client.put(
+        "/api/profile", json={"zone_floors_pct": [55, 65, 75, 85, 92]}, headers=headers
+    )
+    assert set_zones.status_code == 200
+    assert set_zones.json()["zone_floors_pct"] == [55, 65, 75, 85, 92]
+    wrong = client.put(
+        "/api/profile", json={"zone_floors_pct": [50, 40, 70, 80, 90]}, headers=headers
+    )
+    assert wrong.status_code == 422
+    assert "increase" in wrong.json()["detail"]
+    reset = client.put("/api/profile", json={"zone_floors_pct": None}, headers=headers)
+    assert reset.json()["zone_floors_pct"] is None
