@@ -6,10 +6,12 @@ cursor (``sync_after``, ``sync_before``) is committed with each page's activitie
 a crash or an exhausted budget loses nothing: the next run resumes below the last stored page,
 and activities seen twice are upserted on (athlete, source, source_id), never duplicated.
 
-Streams (per-second HR, distance, altitude, latlng) are not fetched: the list already carries
-distance, times, sport type, average/max HR, trainer, gear and the route, which every current
-rule needs. `StreamPolicy` is where a rule that needs samples would ask for them;
-the default `NoStreams` never does, so a list-only backfill costs ~1 request per athlete.
+Streams (per-second HR, distance, altitude, latlng) are not part of the listing: the list
+already carries distance, times, sport type, average/max HR, trainer, gear and the route. A
+`StreamPolicy` (`connector.strava.streams`) decides which stored activities' streams are worth a
+request; they are fetched only once the listing is complete, with the bulk budget, best first.
+The default `NoStreams` never fetches, so a list-only backfill costs ~1 request per athlete;
+`HeartRateStreams` costs one more request per activity with HR.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +29,13 @@ from connector.ingest import TWIN_DURATION_TOLERANCE, TWIN_START_WINDOW
 from connector.strava.client import StravaClient
 from connector.strava.errors import RateLimitedError, StravaError
 from connector.strava.mapping import MappedActivity, MappingError, map_activity
+from connector.strava.streams import (
+    NoStreams,
+    StreamPolicy,
+    StreamsReport,
+    fetch_streams,
+    keep_stream_metrics,
+)
 from store.models import Activity, ActivitySource, Athlete
 from store.strava import (
     LinkStatus,
@@ -64,19 +73,6 @@ AnalyseCallback = Callable[[Session, int], None]
 StoreOutcome = Literal["created", "updated", "linked", "skipped"]
 
 
-class StreamPolicy(Protocol):
-    """Decides whether an activity's streams are worth a request (most valuable first)."""
-
-    def wants_streams(self, activity: MappedActivity) -> bool: ...
-
-
-class NoStreams:
-    """The default: never fetch streams (no current rule needs samples a summary lacks)."""
-
-    def wants_streams(self, activity: MappedActivity) -> bool:
-        return False
-
-
 @dataclass(slots=True)
 class SyncReport:
     """What one sync of one athlete did, and whether it still has pages to go."""
@@ -87,6 +83,8 @@ class SyncReport:
     complete: bool = False
     retry_at: datetime | None = None
     error: str | None = None
+    streams: StreamsReport | None = None
+    """The streams round that followed a complete listing (None: no round ran)."""
 
     def count(self, outcome: str) -> int:
         return self.counts.get(outcome, 0)
@@ -140,7 +138,9 @@ def _apply(row: Activity, mapped: MappedActivity) -> None:
     row.has_gps = d.has_gps
     row.device = d.device
     row.partial = False
-    row.derived = mapped.derived_json()
+    derived = mapped.derived_json()
+    keep_stream_metrics(row.derived, derived, d.elapsed_s)
+    row.derived = derived
 
 
 def _keep_raw(
@@ -321,11 +321,6 @@ def sync_athlete(
                     outcome = store_activity(session, athlete_id, item, time_zone=time_zone)
                     report.counts[outcome] = report.counts.get(outcome, 0) + 1
                     changed = changed or outcome != "skipped"
-                    if outcome in ("created", "updated") and policy.wants_streams(
-                        map_activity(item, time_zone=time_zone)
-                    ):
-                        # Stub: a rule needing samples would queue a streams fetch here.
-                        report.counts["streams_deferred"] = report.count("streams_deferred") + 1
                 link = session.scalars(
                     select(StravaLink).where(StravaLink.athlete_id == athlete_id)
                 ).one()
@@ -349,6 +344,13 @@ def sync_athlete(
     except StravaError as exc:
         report.error = f"{type(exc).__name__}: {exc}"
         log.warning("Strava sync of athlete %s stopped: %s", athlete_id, exc)
+    if report.complete and not isinstance(policy, NoStreams):
+        # Streams come after the list, never between its pages, and only with spare budget.
+        report.streams = fetch_streams(sessions, client, athlete_id, policy=policy, now=now)
+        report.requests += report.streams.requests
+        changed = changed or report.streams.fetched > 0
+        if report.streams.retry_at is not None:
+            report.retry_at = report.streams.retry_at
     if changed and on_changed is not None:
         with sessions.begin() as session:
             on_changed(session, athlete_id)
@@ -362,6 +364,7 @@ def sync_all(
     athlete_ids: Iterable[int] | None = None,
     backfill_days: int = 90,
     on_changed: AnalyseCallback | None = None,
+    streams: StreamPolicy | None = None,
 ) -> list[SyncReport]:
     """Sync every linked athlete (or the given ones); stops when Strava's budget is spent."""
     with sessions() as session:
@@ -372,7 +375,12 @@ def sync_all(
     reports: list[SyncReport] = []
     for athlete_id in ids:
         report = sync_athlete(
-            sessions, client, athlete_id, backfill_days=backfill_days, on_changed=on_changed
+            sessions,
+            client,
+            athlete_id,
+            backfill_days=backfill_days,
+            on_changed=on_changed,
+            streams=streams,
         )
         reports.append(report)
         if report.retry_at is not None:

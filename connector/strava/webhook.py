@@ -36,6 +36,7 @@ from connector.strava.errors import (
     RateLimitedError,
     StravaError,
 )
+from connector.strava.streams import NoStreams, StreamPolicy, fetch_streams
 from connector.strava.sync import AnalyseCallback, delete_strava_activity, delete_strava_data
 from connector.strava.sync import store_activity as _store
 from store.models import Athlete
@@ -174,6 +175,8 @@ class ProcessReport:
     failed: int = 0
     deferred: int = 0
     fetched: int = 0
+    streams_fetched: int = 0
+    """Activities whose streams were fetched after the events (bulk budget only)."""
     retry_at: datetime | None = None
     athletes_changed: set[int] = field(default_factory=set)
 
@@ -190,13 +193,16 @@ def process_events(
     max_attempts: int = 5,
     lease: timedelta = timedelta(minutes=5),
     now: datetime | None = None,
+    streams: StreamPolicy | None = None,
 ) -> ProcessReport:
     """Process due events in arrival order; safe to run in several processes at once.
 
     create/update -> re-fetch and store (an update of only the title or privacy is not
     re-fetched); delete -> remove; athlete ``authorized == "false"`` -> delete all the
     athlete's Strava data. 429 / budget spent: the event waits for the window, no attempt
-    counted; transient failures back off and fail after ``max_attempts``.
+    counted; transient failures back off and fail after ``max_attempts``. With a ``streams``
+    policy, the changed athletes' wanted streams follow, from the bulk budget only (the live
+    reserve stays for events), unless Strava work is already paused.
     """
     report = ProcessReport()
     now = now or datetime.now(UTC)
@@ -249,6 +255,13 @@ def process_events(
                 report.done += 1
             else:
                 report.done += 1  # the athlete's events were deleted with their data
+    if streams is not None and not isinstance(streams, NoStreams):
+        for athlete_id in sorted(report.athletes_changed):
+            if report.retry_at is not None:
+                break
+            fetched = fetch_streams(sessions, client, athlete_id, policy=streams, now=now)
+            report.streams_fetched += fetched.fetched
+            report.retry_at = fetched.retry_at
     if on_changed is not None:
         for athlete_id in sorted(report.athletes_changed):
             try:

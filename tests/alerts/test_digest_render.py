@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+import html5lib
 import pytest
 
 from alerts.digest import DigestInputs, FindingView, build_digest
@@ -158,6 +159,10 @@ def test_html_is_well_formed_and_escaped() -> None:
     d = build_digest(inputs())
     rendered = render_digest(d, digest_links(signer(), d, now=NOW))
     _check_balanced(rendered.html)
+    # The WHATWG parsing algorithm in strict mode (html5lib): any parse error is a failure.
+    validator = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    validator.parse(rendered.html)
+    assert validator.errors == []
     root = ET.fromstring(re.sub(r"^<!DOCTYPE html>", "", rendered.html))
     assert root.tag == "html"
     assert "Ann &lt;Runner&gt;" in rendered.html
