@@ -474,7 +474,7 @@ def strava_jobs(app: App, ticks: Ticks) -> list[ExtraJob]:
     from connector.strava.retention import purge_raw
     from connector.strava.sync import sync_all
     from connector.strava.webhook import process_events
-    from strideguard.cli_strava import analyse_callback, strava_config
+    from strideguard.cli_strava import analyse_callback, strava_config, stream_policy
 
     settings = app.settings
     retention = timedelta(days=settings.strava_retention_days)
@@ -498,7 +498,12 @@ def strava_jobs(app: App, ticks: Ticks) -> list[ExtraJob]:
             leader_only(
                 ticks,
                 "strava-events",
-                lambda: process_events(app.sessions, client, on_changed=analyse_callback),
+                lambda: process_events(
+                    app.sessions,
+                    client,
+                    on_changed=analyse_callback,
+                    streams=stream_policy(settings),
+                ),
             ),
             STRAVA_EVENTS_EVERY,
         )
@@ -514,6 +519,7 @@ def strava_jobs(app: App, ticks: Ticks) -> list[ExtraJob]:
                     client,
                     backfill_days=settings.strava_backfill_days,
                     on_changed=analyse_callback,
+                    streams=stream_policy(settings),
                 ),
             ),
             CATCH_UP_EVERY,

@@ -13,6 +13,7 @@ from connector.strava import StravaConfig, StravaServices
 from connector.strava.budget import RateBudget
 from connector.strava.crypto import TokenCipher, rotate_tokens
 from connector.strava.retention import purge_raw
+from connector.strava.streams import HeartRateStreams, StreamPolicy
 from connector.strava.sync import sync_all
 from connector.strava.webhook import process_events
 from store import models
@@ -144,13 +145,17 @@ def sync(athlete: AthleteOption = None, as_json: JsonOption = False) -> None:
         if athlete is not None:
             with app.sessions() as session:
                 ids = [resolve_athlete(session, athlete, create=False).id]
-        events = process_events(app.sessions, services.client, on_changed=analyse_callback)
+        streams = stream_policy(app.settings)
+        events = process_events(
+            app.sessions, services.client, on_changed=analyse_callback, streams=streams
+        )
         reports = sync_all(
             app.sessions,
             services.client,
             athlete_ids=ids,
             backfill_days=app.settings.strava_backfill_days,
             on_changed=analyse_callback,
+            streams=streams,
         )
         purged = purge_raw(
             app.sessions, retention=timedelta(days=app.settings.strava_retention_days)
@@ -198,3 +203,8 @@ def keys_rotate() -> None:
             app.sessions, TokenCipher.from_setting(app.settings.strava_token_keys)
         )
     console.print(f"Re-encrypted the tokens of {count} Strava links with the first key.")
+
+
+def stream_policy(settings: Settings) -> StreamPolicy | None:
+    """Per-sample heart rate from Strava when the operator allows the extra reads."""
+    return HeartRateStreams() if settings.strava_fetch_streams else None

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     strava_retention_days: int = Field(
         default=7, ge=0, description="Days raw Strava payloads are kept (Strava's terms)."
     )
+    strava_fetch_streams: bool = Field(
+        default=True,
+        description="Fetch heart-rate streams from the spare request budget (one read each).",
+    )
     strava_backfill_days: int = Field(
         default=90, ge=1, le=3650, description="Days of history fetched after linking Strava."
     )

@@ -8,6 +8,8 @@ Surface for the app shell and the web layer (nothing here imports `strideguard`)
 * `oauth.StravaOAuth.start / complete / disconnect` for "Connect with Strava" and its callback.
 * `webhook.process_events`, `sync.sync_all`, `retention.purge_raw` for the scheduler / CLI,
   each taking an ``on_changed(session, athlete_id)`` callback that runs the analysis.
+  `sync.sync_all` / `webhook.process_events` also take ``streams=streams.HeartRateStreams()``
+  to fetch HR streams with spare (bulk) budget after the listing / the events; off by default.
 """
 
 from __future__ import annotations

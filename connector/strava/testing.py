@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ class FakeStrava:
         self.requests: list[httpx.Request] = []
         self.failures: list[tuple[str, int | type[httpx.TransportError]]] = []
         self.subscription_id = 120475
+        self.streams: dict[int, dict[str, dict[str, Any]]] = {}
+        """Streams served for an activity id, instead of `make_streams` of its summary."""
         self._usage: dict[tuple[str, str], int] = {}
         self.transport = httpx.MockTransport(self._handle)
 
@@ -181,6 +184,15 @@ class FakeStrava:
             )
         if path == "/api/v3/athlete/activities":
             return httpx.Response(200, headers=headers, json=self._list(account, request))
+        if path.startswith("/api/v3/activities/") and path.endswith("/streams"):
+            activity_id = int(path.split("/")[-2])
+            if activity_id not in account.activities:
+                return httpx.Response(
+                    404, headers=headers, json={"message": "Record Not Found", "errors": []}
+                )
+            return httpx.Response(
+                200, headers=headers, json=self._streams(account, activity_id, request)
+            )
         if path.startswith("/api/v3/activities/"):
             activity = account.activities.get(int(path.rsplit("/", 1)[1]))
             if activity is None:
@@ -189,6 +201,56 @@ class FakeStrava:
                 )
             return httpx.Response(200, headers=headers, json=activity)
         return httpx.Response(404, headers=headers, json={"message": "Not Found", "errors": []})
+
+    def _streams(self, account: _Account, activity_id: int, request: httpx.Request) -> Any:
+        """The requested streams, as a StreamSet keyed by type (or a list without key_by_type)."""
+        streams = self.streams.get(activity_id) or self.make_streams(
+            account.activities[activity_id]
+        )
+        keys = request.url.params.get("keys", "").split(",")
+        chosen = {k: copy.deepcopy(v) for k, v in streams.items() if k in keys}
+        if request.url.params.get("key_by_type", "").lower() == "true":
+            return chosen
+        return [{"type": k, **v} for k, v in chosen.items()]
+
+    @staticmethod
+    def make_streams(activity: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Plausible 1 s streams of an activity: the time its summary says, HR if it had HR.
+
+        HR climbs from 25 bpm under the average to 25 over it (a warm-up, then work) with a
+        small wobble; distance grows evenly, altitude rolls, the route drifts north-east from
+        ``start_latlng``. Every stream has Strava's fields (``series_type``, ``original_size``,
+        ``resolution``); the swagger example is the template.
+        """
+        n = int(activity.get("moving_time") or activity.get("elapsed_time") or 0) + 1
+        distance = float(activity.get("distance") or 0.0)
+        lat0, lon0 = activity.get("start_latlng") or [55.68, 12.57]
+
+        def stream(data: list[Any]) -> dict[str, Any]:
+            return {
+                "data": data,
+                "series_type": "distance",
+                "original_size": len(data),
+                "resolution": "high",
+            }
+
+        result = {
+            "time": stream(list(range(n))),
+            "distance": stream([round(distance * i / max(n - 1, 1), 1) for i in range(n)]),
+            "altitude": stream([round(20.0 + 5.0 * math.sin(i / 300.0), 1) for i in range(n)]),
+            "latlng": stream(
+                [[round(lat0 + i * 1e-5, 6), round(lon0 + i * 1e-5, 6)] for i in range(n)]
+            ),
+        }
+        avg = activity.get("average_heartrate")
+        if activity.get("has_heartrate") and isinstance(avg, int | float):
+            result["heartrate"] = stream(
+                [
+                    round(avg - 25 + 50 * i / max(n - 1, 1) + 3 * math.sin(i / 20.0))
+                    for i in range(n)
+                ]
+            )
+        return result
 
     def _list(self, account: _Account, request: httpx.Request) -> list[dict[str, Any]]:
         params = request.url.params

@@ -25,7 +25,7 @@ from connector.strava.errors import OAuthError
 from connector.strava.sync import sync_athlete
 from connector.strava.webhook import make_webhook_router
 from strideguard.app import App
-from strideguard.cli_strava import analyse_callback
+from strideguard.cli_strava import analyse_callback, stream_policy
 from strideguard.web.auth import SESSION_COOKIE, AthleteDep, core_app
 from strideguard.web.common import DB
 from strideguard.web.integrations import strava_services, strava_unconfigured_reason
@@ -74,6 +74,7 @@ def backfill(app: App, services: StravaServices, athlete_id: int) -> None:
             athlete_id,
             backfill_days=services.config.backfill_days,
             on_changed=analyse_callback,
+            streams=stream_policy(app.settings),
         )
         if report.error:
             log.warning("Strava backfill of athlete %s stopped: %s", athlete_id, report.error)
