@@ -162,11 +162,15 @@ class ProfileIn(BaseModel):
     time_zone: TimeZone | None = None  # type: ignore[valid-type]
     units: Units | None = None
     strength_goal_per_week: int | None = Field(default=None, ge=0, le=14)
-    zone_floors_pct: list[float] | None = Field(
+    zone_floors_pct: list[Annotated[float, Field(ge=30, le=100)]] | None = Field(
         default=None,
         min_length=5,
         max_length=5,
-        description="Own HR zones: Z1-Z5 floors in % of HR max; null resets to 50/60/70/80/90.",
+        json_schema_extra={"uniqueItems": True},
+        description=(
+            "Own HR zones: the Z1-Z5 floors in % of HR max, in any order (they are sorted); "
+            "null resets to 50/60/70/80/90."
+        ),
     )
     muted_rules: list[RuleId] | None = None
 
@@ -290,6 +294,7 @@ def apply_profile(athlete: models.Athlete, change: ProfileIn) -> None:
         raise HTTPException(409, "HR max must be at least 20 bpm above HR rest.")
     if fields.get("zone_floors_pct") is not None:
         try:
+            fields["zone_floors_pct"] = sorted(fields["zone_floors_pct"])
             parse_zone_floors(", ".join(str(v) for v in fields["zone_floors_pct"]))
         except ValueError as exc:
             raise HTTPException(422, f"Your zones: {exc}.") from None

@@ -225,10 +225,12 @@ def test_own_heart_rate_zones_through_the_api(core: App, client: TestClient) -> 
     )
     assert set_zones.status_code == 200
     assert set_zones.json()["zone_floors_pct"] == [55, 65, 75, 85, 92]
-    wrong = client.put(
-        "/api/profile", json={"zone_floors_pct": [50, 40, 70, 80, 90]}, headers=headers
+    unordered = client.put(
+        "/api/profile", json={"zone_floors_pct": [60, 50, 70, 90, 80]}, headers=headers
     )
-    assert wrong.status_code == 422
-    assert "increase" in wrong.json()["detail"]
+    assert unordered.json()["zone_floors_pct"] == [50, 60, 70, 80, 90]
+    for wrong in ([50, 50, 70, 80, 90], [50, 60, 70, 80, 120]):
+        answer = client.put("/api/profile", json={"zone_floors_pct": wrong}, headers=headers)
+        assert answer.status_code == 422
     reset = client.put("/api/profile", json={"zone_floors_pct": None}, headers=headers)
     assert reset.json()["zone_floors_pct"] is None
