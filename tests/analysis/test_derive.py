@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -267,7 +266,8 @@ def test_fr965_ride_then_strength(samples_dir: Path) -> None:
     assert derive_activity(lift).strength_sets == 41  # 83 set messages, 41 active
 
 
-def test_derive_is_fast_on_100k_samples() -> None:
+def test_derive_handles_100k_samples_with_a_pause() -> None:
+    # Speed is measured in bench/ (not here): this checks a long recording's numbers.
     n = 100_000
     rng = np.random.default_rng(1)
     t = np.arange(n, dtype=float)
@@ -282,9 +282,7 @@ def test_derive_is_fast_on_100k_samples() -> None:
         distance_m=np.cumsum(rng.uniform(0, 5, n)),
     )
     run = activity(samples, elapsed_s=n)
-    derive_activity(run)  # warm up
-    began = time.perf_counter()
     derived = derive_activity(run)
-    elapsed = time.perf_counter() - began
     assert derived.dynamics is not None
-    assert elapsed < 0.2
+    # n samples, n - 1 intervals of 1 s, except the 31 s gap at the pause, which counts nothing.
+    assert sum(derived.hr_seconds_by_bpm.values()) == pytest.approx(n - 2)
