@@ -40,6 +40,7 @@ from strideguard.web.common import (
     activity_dict,
     analysis_now,
     athlete_row,
+    commit_with_analysis,
     current_findings,
     finding_dict,
     not_found,
@@ -356,9 +357,7 @@ def set_rpe(activity_id: IdPath, body: RpeIn, account: AthleteDep, session: DB) 
     """How hard the session felt (1-10); gives a load to activities without heart rate."""
     row = own_activity(session, account, activity_id)
     row.rpe = body.rpe
-    session.flush()
-    analysis_now(session, athlete_row(session, account))
-    session.commit()
+    commit_with_analysis(session, athlete_row(session, account))
     return activity_dict(row)
 
 
@@ -429,9 +428,7 @@ def put_profile(body: ProfileIn, account: AthleteDep, session: DB) -> ProfileOut
     """Change the profile (only the fields sent); the analysis is redone."""
     athlete = athlete_row(session, account)
     apply_profile(athlete, body)
-    session.flush()
-    analysis_now(session, athlete)
-    session.commit()
+    commit_with_analysis(session, athlete)
     return profile_out(athlete, account.email)
 
 
@@ -462,10 +459,7 @@ def add_strength(body: StrengthIn, account: AthleteDep, session: DB) -> Strength
         minutes=body.minutes,
         note=body.note,
     )
-    session.add(row)
-    session.flush()
-    analysis_now(session, athlete)
-    session.commit()
+    commit_with_analysis(session, athlete, add=[row])
     return StrengthOut(id=row.id, local_date=row.local_date, minutes=row.minutes, note=row.note)
 
 
@@ -474,10 +468,7 @@ def delete_strength(log_id: IdPath, account: AthleteDep, session: DB) -> Respons
     row = session.get(models.StrengthLog, log_id)
     if row is None or row.athlete_id != account.athlete_id:
         raise not_found("This strength session")
-    session.delete(row)
-    session.flush()
-    analysis_now(session, athlete_row(session, account))
-    session.commit()
+    commit_with_analysis(session, athlete_row(session, account), delete=[row])
     return Response(status_code=204)
 
 
@@ -503,10 +494,7 @@ def add_pain(body: PainIn, account: AthleteDep, session: DB) -> PainOut:
         area=body.area,
         score=body.score,
     )
-    session.add(row)
-    session.flush()
-    analysis_now(session, athlete)
-    session.commit()
+    commit_with_analysis(session, athlete, add=[row])
     return PainOut(id=row.id, local_date=row.local_date, area=row.area, score=row.score)
 
 
@@ -515,10 +503,7 @@ def delete_pain(log_id: IdPath, account: AthleteDep, session: DB) -> Response:
     row = session.get(models.PainLog, log_id)
     if row is None or row.athlete_id != account.athlete_id:
         raise not_found("This pain check-in")
-    session.delete(row)
-    session.flush()
-    analysis_now(session, athlete_row(session, account))
-    session.commit()
+    commit_with_analysis(session, athlete_row(session, account), delete=[row])
     return Response(status_code=204)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta, timezone
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -112,6 +112,28 @@ def own_activity(session: Session, account: CurrentAthlete, activity_id: int) ->
 def analysis_now(session: Session, athlete: models.Athlete) -> AthleteAnalysis:
     """The analysis as of the athlete's today (the caller decides whether to commit)."""
     return analyse_athlete(session, athlete, as_of=local_today(athlete))
+
+
+def commit_with_analysis(
+    session: Session,
+    athlete: models.Athlete,
+    *,
+    add: Sequence[object] = (),
+    delete: Sequence[object] = (),
+) -> AthleteAnalysis:
+    """Apply a change the rules depend on, re-run the analysis, and commit both at once.
+
+    Logs, RPE and profile edits all change findings; committing them together means a page
+    never shows a log without its consequences (or findings about a deleted log).
+    """
+    for row in add:
+        session.add(row)
+    for row in delete:
+        session.delete(row)
+    session.flush()
+    result = analysis_now(session, athlete)
+    session.commit()
+    return result
 
 
 def current_findings(

@@ -53,6 +53,7 @@ from strideguard.web.common import (
     activity_dict,
     analysis_now,
     athlete_row,
+    commit_with_analysis,
     current_findings,
     finding_dict,
     own_activity,
@@ -384,9 +385,7 @@ async def settings_profile(request: Request, account: AthleteDep, session: DB) -
         )
     except HTTPException as exc:
         return _settings_page(request, account, session, exc.status_code, error=str(exc.detail))
-    session.flush()
-    analysis_now(session, athlete)
-    session.commit()
+    commit_with_analysis(session, athlete)
     return _see_other("/settings?saved=profile")
 
 
@@ -424,14 +423,10 @@ def settings_strength(
         day = _day(on, athlete)
     except AccountError as exc:
         return _settings_page(request, account, session, 422, error=str(exc))
-    session.add(
-        models.StrengthLog(
-            athlete_id=athlete.id, local_date=day, minutes=value, note=note.strip() or None
-        )
+    log = models.StrengthLog(
+        athlete_id=athlete.id, local_date=day, minutes=value, note=note.strip() or None
     )
-    session.flush()
-    analysis_now(session, athlete)
-    session.commit()
+    commit_with_analysis(session, athlete, add=[log])
     return _see_other("/settings?saved=strength")
 
 
@@ -453,10 +448,8 @@ def settings_pain(
         day = _day(on, athlete)
     except AccountError as exc:
         return _settings_page(request, account, session, 422, error=str(exc))
-    session.add(models.PainLog(athlete_id=athlete.id, local_date=day, area=area, score=int(score)))
-    session.flush()
-    analysis_now(session, athlete)
-    session.commit()
+    pain = models.PainLog(athlete_id=athlete.id, local_date=day, area=area, score=int(score))
+    commit_with_analysis(session, athlete, add=[pain])
     return _see_other("/settings?saved=pain")
 
 
@@ -476,9 +469,7 @@ def settings_rpe(
             request, account, session, 422, error="The effort must be a whole number from 1 to 10."
         )
     row.rpe = int(rpe)
-    session.flush()
-    analysis_now(session, athlete_row(session, account))
-    session.commit()
+    commit_with_analysis(session, athlete_row(session, account))
     return _see_other("/settings?saved=rpe")
 
 
