@@ -10,7 +10,7 @@ with its pure-Python CRC disabled (we check CRCs with a faster table after decod
 fitdecode version this was verified against, with a reader that reads each data message in one
 ``struct`` call instead of one read per field.
 
-Sample column notes (see `connector.activity.SAMPLE_COLUMNS`):
+Sample column notes (see `analysis.activity.SAMPLE_COLUMNS`):
 
 * ``cadence_spm``: steps per minute for on-foot sports (FIT stores strides per minute, so
   ``(cadence + fractional_cadence) * 2``); for every other sport the device's own cycles per
@@ -40,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 from fitdecode import profile as _profile
 
-from connector.activity import SAMPLE_COLUMNS, DecodedActivity, DecodedFile
+from analysis.activity import SAMPLE_COLUMNS, DecodedActivity, DecodedFile
 from connector.errors import FitDecodeError
 
 __all__ = ["decode_fit"]

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.activity import SAMPLE_COLUMNS, DecodedFile
 from connector import fit
-from connector.activity import SAMPLE_COLUMNS, DecodedFile
 from connector.errors import FitDecodeError
 from connector.fit import _fit_crc, _make_reader, decode_fit
 from tests.conftest import SAMPLES_DIR
